@@ -1,0 +1,112 @@
+/**
+ * Tenants over HTTP: partners (admin), clients and channels (partner key).
+ */
+import { Type } from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../../services.ts';
+import type { Channel, Client } from '../../store/tenants-store.ts';
+import { requireAdmin, requirePartner } from '../auth.ts';
+import { ClientParams, PartnerParams, ChannelParams } from '../schemas.ts';
+
+export function clientView(c: Client) {
+  return {
+    id: c.id,
+    partner_id: c.partner_id,
+    name: c.name,
+    currency: c.currency,
+    country: c.country,
+    payment_mode: c.payment_mode,
+    timezone: c.timezone,
+    created_at: c.created_at,
+  };
+}
+
+export function channelView(c: Channel) {
+  return {
+    id: c.id,
+    partner_id: c.partner_id,
+    client_id: c.client_id,
+    phone_number: c.phone_number,
+    phone_number_id: c.phone_number_id,
+    waba_id: c.waba_id,
+    app_id: c.app_id,
+    timezone: c.timezone,
+    created_at: c.created_at,
+    // The nested shape 360dialog's channel objects use, read by existing partner code.
+    setup_info: { phone_number: c.phone_number },
+    waba_account: { id: c.waba_id },
+    integration: { app_id: c.app_id },
+  };
+}
+
+const NewPartner = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
+const NewClient = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  currency: Type.String({ pattern: '^[A-Za-z]{3}$', description: 'ISO 4217 code of the currency the client is billed in' }),
+  country: Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country of the client' }),
+  payment_mode: Type.Union([Type.Literal('direct'), Type.Literal('partner')]),
+  timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});
+const NewChannel = Type.Object({
+  phone_number: Type.String({ pattern: '^\\+?[0-9 ()-]{5,32}$' }),
+  phone_number_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  waba_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  app_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+  timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});
+const Paging = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const tenantRoutes = (services: Services, adminToken: string): FastifyPluginAsync => async (root) => {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { tenants } = services;
+
+  app.post('/admin/partners', { schema: { body: NewPartner } }, async (request, reply) => {
+    requireAdmin(request, adminToken);
+    return reply.code(201).send(await tenants.createPartner(request.body.name));
+  });
+
+  app.post('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, body: NewClient } }, async (request, reply) => {
+    await requirePartner(request, request.params.partner_id, tenants);
+    const client = await tenants.createClient(request.params.partner_id, request.body);
+    return reply.code(201).send(clientView(client));
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, querystring: Paging } }, async (request) => {
+    await requirePartner(request, request.params.partner_id, tenants);
+    const all = await tenants.listClients(request.params.partner_id);
+    const limit = request.query.limit ?? 100;
+    const offset = request.query.offset ?? 0;
+    const page = all.slice(offset, offset + limit).map(clientView);
+    return { count: page.length, filters: {}, sort: ['created_at'], limit, offset, total: all.length, clients: page };
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients/:client_id', { schema: { params: ClientParams } }, async (request) => {
+    await requirePartner(request, request.params.partner_id, tenants);
+    return clientView(await tenants.getClient(request.params.partner_id, request.params.client_id));
+  });
+
+  app.post('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, body: NewChannel } }, async (request, reply) => {
+    await requirePartner(request, request.params.partner_id, tenants);
+    const { channel, replayed } = await tenants.createChannel(request.params.partner_id, request.params.client_id, request.body);
+    return reply.code(201).send({ ...channelView(channel), replayed_statuses: replayed });
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, querystring: Paging } }, async (request) => {
+    await requirePartner(request, request.params.partner_id, tenants);
+    const all = await tenants.listChannels(request.params.partner_id, request.params.client_id);
+    const limit = request.query.limit ?? 100;
+    const offset = request.query.offset ?? 0;
+    const page = all.slice(offset, offset + limit).map(channelView);
+    return { count: page.length, filters: {}, sort: ['created_at'], limit, offset, total: all.length, partner_channels: page };
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels/:channel_id', { schema: { params: ChannelParams } }, async (request) => {
+    const p = request.params;
+    await requirePartner(request, p.partner_id, tenants);
+    return channelView(await tenants.getChannel(p.partner_id, p.client_id, p.channel_id));
+  });
+};

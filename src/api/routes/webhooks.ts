@@ -1,0 +1,87 @@
+/**
+ * `/webhooks/whatsapp`: Meta's verification handshake and the status webhook.
+ *
+ * The body is read as raw bytes so the `X-Hub-Signature-256` HMAC is checked on exactly what
+ * Meta signed; a refused body is stored nowhere. A 200 is sent only after the statuses are
+ * committed (see IngestQueue), so nothing acknowledged can be lost. A commit failure answers 503
+ * and Meta retries.
+ */
+import { Type } from 'typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { BodyError, parseJsonBody } from '../../ingest/json-body.ts';
+import { verifySignature } from '../../ingest/signature.ts';
+import { parseWebhook, WebhookShapeError } from '../../ingest/webhook.ts';
+import type { Services } from '../../services.ts';
+import { sendError } from '../error-handler.ts';
+
+// Real webhook bodies nest about 8 deep; anything far deeper is an attack or a bug.
+const MAX_DEPTH = 64;
+
+export interface WebhookOptions {
+  appSecrets: string[];
+  verifyToken: string | null;
+  bodyLimit: number;
+}
+
+const Handshake = Type.Object({
+  'hub.mode': Type.Optional(Type.String()),
+  'hub.challenge': Type.Optional(Type.String({ maxLength: 1024 })),
+  'hub.verify_token': Type.Optional(Type.String()),
+});
+
+export const webhookRoutes = (services: Services, opts: WebhookOptions): FastifyPluginAsync => async (root) => {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  // Raw bytes for the signature; JSON is parsed (with a depth guard) by the handler.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.get('/webhooks/whatsapp', { schema: { querystring: Handshake } }, async (request, reply) => {
+    const q = request.query;
+    if (!opts.verifyToken) return sendError(reply, 403, 'verification_disabled', 'Webhook verification is not configured: set WHATSAPP_VERIFY_TOKEN');
+    if (q['hub.mode'] !== 'subscribe' || q['hub.verify_token'] !== opts.verifyToken) {
+      return sendError(reply, 403, 'verification_failed', 'hub.mode must be "subscribe" and hub.verify_token must match WHATSAPP_VERIFY_TOKEN');
+    }
+    return reply.type('text/plain; charset=utf-8').send(q['hub.challenge'] ?? '');
+  });
+
+  const receive = async (request: FastifyRequest, reply: FastifyReply, phoneNumberId?: string) => {
+    const raw = request.body;
+    if (!Buffer.isBuffer(raw)) return sendError(reply, 400, 'empty_body', 'The request has no body');
+    if (opts.appSecrets.length > 0) {
+      const header = request.headers['x-hub-signature-256'];
+      if (!verifySignature(raw, typeof header === 'string' ? header : undefined, opts.appSecrets)) {
+        return sendError(reply, 401, 'invalid_signature', 'X-Hub-Signature-256 is missing or does not match the body', ['The signature is sha256=<hex HMAC-SHA256 of the raw body with the app secret>']);
+      }
+    }
+    let parsed;
+    try {
+      parsed = parseWebhook(parseJsonBody(raw, { maxDepth: MAX_DEPTH }), { phoneNumberId });
+    } catch (err) {
+      if (err instanceof BodyError || err instanceof WebhookShapeError) return sendError(reply, 400, err.code, err.message, err.details);
+      throw err;
+    }
+    if (parsed.statuses.length === 0 && parsed.refused.length > 0) {
+      return sendError(reply, 400, 'invalid_statuses', 'No status in the body could be accepted', parsed.refused.map((r) => `${r.path}: ${r.reason}`));
+    }
+    let outcome;
+    try {
+      outcome = await services.queue.submit(parsed.statuses);
+    } catch (err) {
+      request.log.error({ err }, 'webhook commit failed');
+      return sendError(reply, 503, 'store_unavailable', 'The statuses could not be stored; retry later');
+    }
+    return {
+      success: true,
+      stored: outcome.stored,
+      duplicates: outcome.duplicates,
+      refused: parsed.refused,
+      ignored: parsed.ignored,
+    };
+  };
+
+  app.post('/webhooks/whatsapp', (request, reply) => receive(request, reply));
+  app.post('/webhooks/whatsapp/:phone_number_id', { schema: { params: Type.Object({ phone_number_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }) } },
+    (request, reply) => receive(request, reply, request.params.phone_number_id));
+};

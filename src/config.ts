@@ -1,0 +1,40 @@
+/**
+ * Configuration from the environment, validated once at start.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  adminToken: string;
+  /** True when WABAMETER_ADMIN_TOKEN was unset and a token was generated for this run. */
+  adminTokenGenerated: boolean;
+  /** App secrets for X-Hub-Signature-256 (several during a rotation); empty = signatures not checked. */
+  appSecrets: string[];
+  verifyToken: string | null;
+  /** Load the demo data set when the store is empty. */
+  demo: boolean;
+  webhookBodyLimit: number;
+  logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
+  const bodyLimit = Number(env.WEBHOOK_BODY_LIMIT ?? 16 * 1024 * 1024);
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new Error(`WEBHOOK_BODY_LIMIT must be a byte count, got "${env.WEBHOOK_BODY_LIMIT}"`);
+  const adminToken = env.WABAMETER_ADMIN_TOKEN?.trim();
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl: env.DATABASE_URL ?? 'sqlite:./data/wabameter.db',
+    adminToken: adminToken || `wbm_admin_${randomBytes(18).toString('base64url')}`,
+    adminTokenGenerated: !adminToken,
+    appSecrets: (env.WHATSAPP_APP_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    verifyToken: env.WHATSAPP_VERIFY_TOKEN?.trim() || null,
+    demo: !['0', 'false', 'no', 'off'].includes((env.WABAMETER_DEMO ?? '1').toLowerCase()),
+    webhookBodyLimit: bodyLimit,
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * `npm start`: the service on the configured store, with the demo data set on first start.
+ */
+import { buildApp } from './api/app.ts';
+import { loadConfig } from './config.ts';
+import { demoInfo, loadDemo, type DemoInfo } from './demo/demo.ts';
+import { createServices } from './services.ts';
+import { countPartners } from './store/tenants-store.ts';
+
+const config = loadConfig();
+const services = await createServices({ databaseUrl: config.databaseUrl });
+let demo: DemoInfo | undefined;
+if (config.demo) {
+  if ((await countPartners(services.store.db)) === 0) {
+    console.log('Empty store: loading the demo data set…');
+    demo = await loadDemo(services);
+    console.log(`Demo loaded: ${demo.statuses} webhook statuses ingested.`);
+  } else {
+    demo = await demoInfo(services);
+  }
+}
+const app = await buildApp(services, {
+  adminToken: config.adminToken,
+  appSecrets: config.appSecrets,
+  verifyToken: config.verifyToken,
+  webhookBodyLimit: config.webhookBodyLimit,
+  logLevel: config.logLevel,
+});
+await app.listen({ port: config.port, host: config.host });
+
+const address = app.server.address();
+const port = typeof address === 'object' && address ? address.port : config.port;
+const base = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+const lines = [
+  `wabameter listening on ${base} (store: ${services.store.dialect} ${services.store.location})`,
+  config.adminTokenGenerated ? `Admin token (generated for this run; set WABAMETER_ADMIN_TOKEN to keep one): ${config.adminToken}` : 'Admin token: from WABAMETER_ADMIN_TOKEN',
+  `Webhook URL for Meta: ${base}/webhooks/whatsapp${config.appSecrets.length ? '' : '  (WHATSAPP_APP_SECRET unset: signatures are not checked)'}`,
+];
+if (demo) {
+  const [c1, c2] = demo.clients;
+  lines.push(
+    '',
+    `Demo partner ${demo.partnerId}, API key: ${demo.apiKey}`,
+    'Try:',
+    `  curl -H 'X-API-Key: ${demo.apiKey}' '${base}/api/v2/partners/${demo.partnerId}/clients'`,
+    `  curl -H 'X-API-Key: ${demo.apiKey}' '${base}/api/v2/partners/${demo.partnerId}/clients/${c1.id}/info/balance?granularity=month'`,
+    `  curl -H 'X-API-Key: ${demo.apiKey}' '${base}/api/v2/partners/${demo.partnerId}/clients/${c1.id}/channels/${c1.channels[0]}/info/balance?granularity=day&start_date=${Math.floor(Date.now() / 1000) - 7 * 86400}'`,
+    `  curl -H 'X-API-Key: ${demo.apiKey}' '${base}/api/v2/partners/${demo.partnerId}/clients/${c2.id}/info/balance?start_date=1677628800&end_date=1680307199'   (CBP v1, March 2023)`,
+  );
+}
+console.log(lines.join('\n'));
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, async () => {
+    await app.close();
+    await services.close();
+    process.exit(0);
+  });
+}

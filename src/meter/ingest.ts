@@ -1,0 +1,200 @@
+/**
+ * From parsed webhook statuses to the event log and the projections, with group commit.
+ *
+ * Concurrent webhook requests hand their statuses to one queue; each flush writes everything
+ * pending in a single transaction (events + meter projections), and only after it commits is any
+ * of those requests answered. One fsync covers many requests, and a 200 always means "on disk".
+ */
+import { createHash } from 'node:crypto';
+import { countryOfNumber, isCountryCode } from '../billing/markets.ts';
+import type { MeterStatus } from '../billing/message-state.ts';
+import type { NormalizedStatus } from '../ingest/status.ts';
+import { appendEvents, eventsOfPhone, type EventRow, type Executor, type StoredEvent } from '../store/meter-store.ts';
+import type { Store } from '../store/database.ts';
+import { applyEvents, type MeterDeps } from './meter.ts';
+
+export interface IngestOutcome {
+  /** Statuses newly written to the log. */
+  stored: number;
+  /** Statuses the log already held (Meta's retries and duplicates). */
+  duplicates: number;
+}
+
+type PreparedStatus = { row: EventRow; status: MeterStatus };
+
+const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 27);
+
+/** The one-way key a message is known by: the wamid itself embeds the recipient's number. */
+export function messageKeyOf(phoneNumberId: string, messageId: string): string {
+  return digest(`${phoneNumberId}\n${messageId}`);
+}
+
+/** Reduces a parsed status to what the log keeps: no phone number, no raw message id. */
+export function prepareStatus(s: NormalizedStatus, receivedAt: number): PreparedStatus {
+  const country = (s.recipient != null ? countryOfNumber(s.recipient) : null)
+    ?? (s.recipientCountryHint != null && isCountryCode(s.recipientCountryHint) ? s.recipientCountryHint : null);
+  const status: MeterStatus = {
+    phoneNumberId: s.phoneNumberId,
+    wabaId: s.wabaId,
+    messageKey: messageKeyOf(s.phoneNumberId, s.messageId),
+    status: s.status,
+    ts: s.timestamp,
+    country,
+    convId: s.conversationId,
+    convExpiration: s.conversationExpiration,
+    convOrigin: s.conversationOrigin,
+    pricingModel: s.pricingModel,
+    pricingBillable: s.pricingBillable,
+    pricingType: s.pricingType,
+    pricingCategory: s.pricingCategory,
+  };
+  const errorCodes = s.errorCodes.length ? s.errorCodes.join(',') : null;
+  // Identical content = the same status delivered again; anything that differs is kept.
+  const dedupKey = digest(JSON.stringify([
+    status.phoneNumberId, status.messageKey, status.status, status.ts, status.country, status.convId,
+    status.convExpiration, status.convOrigin, status.pricingModel, status.pricingBillable, status.pricingType,
+    status.pricingCategory, errorCodes, status.wabaId,
+  ]));
+  const row: EventRow = {
+    dedup_key: dedupKey,
+    received_at: receivedAt,
+    phone_number_id: status.phoneNumberId,
+    waba_id: status.wabaId,
+    message_key: status.messageKey,
+    status: status.status,
+    ts: status.ts,
+    country,
+    conv_id: status.convId,
+    conv_expiration: status.convExpiration,
+    conv_origin: status.convOrigin,
+    pricing_model: status.pricingModel,
+    pricing_billable: status.pricingBillable == null ? null : status.pricingBillable ? 1 : 0,
+    pricing_type: status.pricingType,
+    pricing_category: status.pricingCategory,
+    error_codes: errorCodes,
+  };
+  return { row, status };
+}
+
+export function statusFromEvent(e: StoredEvent): MeterStatus {
+  return {
+    phoneNumberId: e.phone_number_id,
+    wabaId: e.waba_id,
+    messageKey: e.message_key,
+    status: e.status,
+    ts: Number(e.ts),
+    country: e.country,
+    convId: e.conv_id,
+    convExpiration: e.conv_expiration == null ? null : Number(e.conv_expiration),
+    convOrigin: e.conv_origin,
+    pricingModel: e.pricing_model,
+    pricingBillable: e.pricing_billable == null ? null : e.pricing_billable === 1,
+    pricingType: e.pricing_type,
+    pricingCategory: e.pricing_category,
+  };
+}
+
+interface Pending {
+  items: PreparedStatus[];
+  resolve(o: IngestOutcome): void;
+  reject(e: unknown): void;
+}
+
+export interface IngestQueueOptions {
+  /** Most statuses one transaction takes; more wait for the next flush. */
+  maxBatch?: number;
+  now?: () => number;
+}
+
+/** Serialises every write to the meter's projections and batches webhook statuses (group commit). */
+export class IngestQueue {
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly maxBatch: number;
+  private readonly now: () => number;
+
+  constructor(private readonly store: Store, private readonly deps: MeterDeps, opts: IngestQueueOptions = {}) {
+    this.maxBatch = opts.maxBatch ?? 20_000;
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Resolves once the statuses are committed (stored and metered), rejects if the commit failed. */
+  submit(statuses: NormalizedStatus[]): Promise<IngestOutcome> {
+    const receivedAt = this.now();
+    const items = statuses.map((s) => prepareStatus(s, receivedAt));
+    if (items.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
+    return new Promise((resolve, reject) => {
+      this.pending.push({ items, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Runs `fn` in a transaction no flush overlaps (channel registration, replays). */
+  exclusive<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => this.store.db.transaction().execute(fn));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for everything submitted so far to be committed. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
+    await this.tail;
+  }
+
+  private flush(): void {
+    const batch: Pending[] = [];
+    let size = 0;
+    while (this.pending.length > 0 && (batch.length === 0 || size + this.pending[0].items.length <= this.maxBatch)) {
+      const p = this.pending.shift()!;
+      batch.push(p);
+      size += p.items.length;
+    }
+    const done = this.exclusive(async (trx) => {
+      const inserted = await appendEvents(trx, batch.flatMap((p) => p.items.map((i) => i.row)));
+      const fresh: MeterStatus[] = [];
+      const seen = new Set<string>();
+      const outcomes = batch.map((p) => {
+        let stored = 0;
+        for (const i of p.items) {
+          const k = i.row.dedup_key;
+          if (inserted.has(k) && !seen.has(k)) {
+            seen.add(k);
+            fresh.push(i.status);
+            stored++;
+          }
+        }
+        return { stored, duplicates: p.items.length - stored };
+      });
+      await applyEvents(trx, fresh, this.deps);
+      return outcomes;
+    });
+    done.then(
+      (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i])),
+      (err) => batch.forEach((p) => p.reject(err)),
+    ).finally(() => {
+      if (this.pending.length > 0) setImmediate(() => this.flush());
+      else this.scheduled = false;
+    });
+  }
+}
+
+/**
+ * Re-meters one phone number from its events: used when a channel claims a number whose
+ * statuses arrived before it was registered, and after rules or rates change.
+ */
+export async function replayPhone(trx: Executor, phoneNumberId: string, deps: MeterDeps, chunk = 5_000): Promise<number> {
+  let after = 0;
+  let total = 0;
+  for (;;) {
+    const events = await eventsOfPhone(trx, phoneNumberId, after, chunk);
+    if (events.length === 0) return total;
+    await applyEvents(trx, events.map(statusFromEvent), deps);
+    after = Number(events[events.length - 1].seq);
+    total += events.length;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Usage and balance as the Partner API reports them (`…/info/balance`): day or month buckets
+ * (UTC) of a client's or one channel's counted units, priced, in the seed's response shape.
+ */
+import { isoUtc, localDay, utcDayStart, utcMonthStart } from '../billing/calendar.ts';
+import { marketOf } from '../billing/markets.ts';
+import { microsToJson } from '../billing/money.ts';
+import type { RateBook, RateCategory } from '../billing/rate-cards.ts';
+import { emptyCounters, hasUsage, usageRow, USAGE_COUNTERS, type UsageCounters } from '../billing/usage.ts';
+import { usageByDay } from '../store/meter-store.ts';
+import type { Store } from '../store/database.ts';
+import type { Channel, Client } from '../store/tenants-store.ts';
+
+export type Granularity = 'day' | 'month';
+
+export interface UsageQuery {
+  start: number;
+  end: number;
+  granularity: Granularity;
+  /** Only channels sending through these apps (`app_id`/`app_ids`); undefined = all. */
+  appIds?: string[];
+}
+
+export function createUsageService(deps: { store: Store; rates: RateBook; now?: () => number }) {
+  const now = () => deps.now?.() ?? Math.floor(Date.now() / 1000);
+
+  /** Today's list price for one unit of `category` in the client's country and currency. */
+  function listPrice(client: Client, category: RateCategory): { value: number; note?: string } {
+    const day = localDay(now(), client.timezone);
+    const market = marketOf(client.country, day);
+    const r = deps.rates.rateFor({ unit: 'message', market: market ?? 'Other', currency: client.currency, category, day });
+    if (r.ok) return { value: microsToJson(r.rate) };
+    // Service messages are free where the card in force has no service rate (PMP before 2026-10).
+    if (category === 'service' && /has no service rate/.test(r.reason)) return { value: 0 };
+    return { value: 0, note: `${category}: ${r.reason}` };
+  }
+
+  return {
+    async balance(client: Client, channels: Channel[], q: UsageQuery) {
+      const selected = q.appIds ? channels.filter((c) => q.appIds!.includes(c.app_id)) : channels;
+      const bucketOf = q.granularity === 'day' ? utcDayStart : utcMonthStart;
+      const days = await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), q.end);
+      const buckets = new Map<number, UsageCounters>();
+      for (const { day, counters } of days) {
+        const b = bucketOf(day);
+        let sum = buckets.get(b);
+        if (!sum) buckets.set(b, (sum = emptyCounters()));
+        for (const c of USAGE_COUNTERS) sum[c] += counters[c];
+      }
+      const usage = [...buckets.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .filter(([, k]) => hasUsage(k))
+        .map(([start, k]) => usageRow(isoUtc(start), k));
+      // Business-initiated ≈ a marketing template; user-initiated ≈ a service reply (PMP era).
+      const bi = listPrice(client, 'marketing');
+      const ui = listPrice(client, 'service');
+      const notes = [bi.note, ui.note].filter((n): n is string => n != null);
+      return {
+        balance: null,
+        currency: client.currency,
+        last_renewal: null,
+        bi_price_for_currency_and_client_country: bi.value,
+        ui_price_for_currency_and_client_country: ui.value,
+        estimated_template_cost: bi.value,
+        granularity: q.granularity,
+        usage,
+        ...(notes.length ? { price_notes: notes } : {}),
+      };
+    },
+  };
+}
+
+export type UsageService = ReturnType<typeof createUsageService>;

@@ -1,0 +1,48 @@
+/**
+ * Opens the store named by DATABASE_URL: an embedded SQLite file (the default) or PostgreSQL.
+ * Everything above this module talks to Kysely and never to a driver.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrate, type Database, type Dialect } from './schema.ts';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data lives, for logs (no credentials). */
+  location: string;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns BIGINT as strings; every bigint here (seconds, micros, counters) fits in 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL. */
+export async function openStore(url: string): Promise<Store> {
+  if (isPostgresUrl(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await migrate(db, 'postgres');
+    const u = new URL(url);
+    return { db, dialect: 'postgres', location: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() };
+  }
+  const path = url.replace(/^(sqlite|file):(\/\/)?/i, '');
+  const file = path === ':memory:' ? path : resolve(path);
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite3(file);
+  // WAL with synchronous=FULL: a commit is on disk before the webhook is acknowledged.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db, 'sqlite');
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}

@@ -1,0 +1,162 @@
+/**
+ * Test scaffolding: real stores (a fresh SQLite file, or a fresh PostgreSQL schema), the real
+ * app, and builders for webhook bodies shaped like Meta's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/api/app.ts';
+import { createServices, type Services } from '../src/services.ts';
+import type { RateBook } from '../src/billing/rate-cards.ts';
+
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Every store the suite runs against (Kysely's own tests loop the same way). */
+export const DIALECTS = ['sqlite', 'postgres'] as const;
+export type TestDialect = (typeof DIALECTS)[number];
+
+export interface TestStore {
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function freshStore(dialect: TestDialect): Promise<TestStore> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'wabameter-'));
+    return { url: `sqlite:${join(dir, 'test.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const schema = `t_${process.pid}_${Date.now()}_${counter++}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const url = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return {
+    url,
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export interface TestApp {
+  services: Services;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startApp(dialect: TestDialect, opts: { appSecrets?: string[]; verifyToken?: string; rates?: RateBook; webhookBodyLimit?: number } = {}): Promise<TestApp> {
+  const store = await freshStore(dialect);
+  const services = await createServices({ databaseUrl: store.url, rates: opts.rates });
+  const app = await buildApp(services, {
+    adminToken: ADMIN_TOKEN,
+    appSecrets: opts.appSecrets ?? [],
+    verifyToken: opts.verifyToken ?? null,
+    webhookBodyLimit: opts.webhookBodyLimit ?? 16 * 1024 * 1024,
+  });
+  return {
+    services,
+    app,
+    async close() {
+      await app.close();
+      await services.close();
+      await store.cleanup();
+    },
+  };
+}
+
+/** A partner with one client and one channel, created through the API. */
+export async function seedTenant(app: FastifyInstance, opts: { phoneNumberId?: string; wabaId?: string; timezone?: string; currency?: string; country?: string; appId?: string } = {}) {
+  const partner = (await app.inject({ method: 'POST', url: '/admin/partners', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: 'P' } })).json();
+  const headers = { 'x-api-key': partner.api_key };
+  const client = (await app.inject({
+    method: 'POST', url: `/api/v2/partners/${partner.id}/clients`, headers,
+    payload: { name: 'C', currency: opts.currency ?? 'USD', country: opts.country ?? 'DE', payment_mode: 'direct', timezone: opts.timezone ?? 'UTC' },
+  })).json();
+  const channel = await addChannel(app, partner, client.id, opts);
+  return { partner, headers, client, channel };
+}
+
+export async function addChannel(app: FastifyInstance, partner: { id: string; api_key: string }, clientId: string, opts: { phoneNumberId?: string; wabaId?: string; timezone?: string; appId?: string } = {}) {
+  const res = await app.inject({
+    method: 'POST', url: `/api/v2/partners/${partner.id}/clients/${clientId}/channels`, headers: { 'x-api-key': partner.api_key },
+    payload: { phone_number: '+4930123456', phone_number_id: opts.phoneNumberId ?? PNID, waba_id: opts.wabaId ?? WABA, app_id: opts.appId ?? '214', ...(opts.timezone ? { timezone: opts.timezone } : {}) },
+  });
+  if (res.statusCode !== 201) throw new Error(`channel not created: ${res.body}`);
+  return res.json();
+}
+
+export const PNID = '106540352242922';
+export const WABA = '102290129340398';
+
+/** Unix seconds of an ISO date-time (UTC unless it says otherwise). */
+export const at = (iso: string) => Math.floor(Date.parse(iso.endsWith('Z') || /[+-]\d\d:\d\d$/.test(iso) ? iso : `${iso}Z`) / 1000);
+export const H = 3600;
+
+export interface StatusSpec {
+  id: string;
+  status: string;
+  ts: number;
+  recipient?: string;
+  conv?: { id: string; exp?: number | string; origin?: string };
+  pricing?: { model?: string; type?: string; category?: string; billable?: boolean };
+}
+
+export function status(s: StatusSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: s.id, status: s.status, timestamp: String(s.ts), recipient_id: s.recipient ?? '4915112345678' };
+  if (s.conv) {
+    out.conversation = {
+      id: s.conv.id,
+      ...(s.conv.exp != null ? { expiration_timestamp: s.conv.exp } : {}),
+      origin: { type: s.conv.origin ?? s.pricing?.category ?? 'marketing' },
+    };
+  }
+  if (s.pricing) {
+    out.pricing = {
+      billable: s.pricing.billable ?? true,
+      pricing_model: s.pricing.model ?? 'PMP',
+      ...(s.pricing.type ? { type: s.pricing.type } : {}),
+      category: s.pricing.category ?? 'marketing',
+    };
+  }
+  return out;
+}
+
+export function envelope(statuses: Record<string, unknown>[], opts: { phoneNumberId?: string; wabaId?: string } = {}) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: opts.wabaId ?? WABA,
+      changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550783881', phone_number_id: opts.phoneNumberId ?? PNID }, statuses } }],
+    }],
+  };
+}
+
+export async function postWebhook(app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
+}
+
+/** Balance of the seeded client, all time, by month unless asked otherwise. */
+export async function balance(app: FastifyInstance, t: { partner: { id: string }; headers: Record<string, string>; client: { id: string } }, query = 'granularity=month') {
+  const res = await app.inject({ method: 'GET', url: `/api/v2/partners/${t.partner.id}/clients/${t.client.id}/info/balance?${query}`, headers: t.headers });
+  if (res.statusCode !== 200) throw new Error(`balance ${res.statusCode}: ${res.body}`);
+  return res.json();
+}
+
+/** The sum of every usage row's numeric fields. */
+export function totals(b: { usage: Record<string, unknown>[] }): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const row of b.usage) {
+    for (const [k, v] of Object.entries(row)) if (typeof v === 'number') t[k] = Math.round(((t[k] ?? 0) + v) * 1e6) / 1e6;
+  }
+  return t;
+}
