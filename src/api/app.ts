@@ -20,6 +20,8 @@ export interface AppOptions {
 export async function buildApp(services: Services, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: opts.logLevel ?? 'silent', redact: ['req.headers["x-api-key"]', 'req.headers.authorization'] },
+    // One log line per webhook would drown the log; errors are still logged with their request.
+    disableRequestLogging: true,
     ajv: { customOptions: { allErrors: true, coerceTypes: true } },
     bodyLimit: 1024 * 1024,
   });

@@ -165,6 +165,9 @@ function resolveCountry(recipient: string): string | null {
   if (digits.startsWith('+')) digits = digits.slice(1);
   digits = digits.replace(SEPARATORS, '');
   if (!DIGITS.test(digits)) return null;
+  // WhatsApp ids of Mexican mobiles keep the mobile '1' Mexico dropped in 2019 (52 1 + 10
+  // digits); libphonenumber no longer accepts it, so it is removed before parsing.
+  if (digits.length === 13 && digits.startsWith('521')) digits = `52${digits.slice(3)}`;
   const phone = parsePhoneNumber(`+${digits}`, metadata);
   if (phone === undefined || !phone.isPossible()) return null;
   const callingCode = phone.countryCallingCode;

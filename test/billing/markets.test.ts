@@ -24,6 +24,13 @@ test('WhatsApp recipient ids (digits without +) resolve to their country', () =>
   assert.equal(countryOfNumber('+49 151 1234-5678'), 'DE');
 });
 
+test("Mexican WhatsApp ids keep the old mobile '1' (521…) and still resolve to Mexico", () => {
+  // Regression: the demo's 521… recipients resolved to null and were priced as unknown.
+  assert.equal(countryOfNumber('5215512345678'), 'MX');
+  assert.equal(countryOfNumber('525512345678'), 'MX');
+  assert.equal(countryOfNumber('5491123456789'), 'AR');
+});
+
 test('+1 numbers resolve by area code: US and CA vs DO 809/829/849, JM 658/876, PR 787/939', () => {
   assert.equal(countryOfNumber('12025550123'), 'US');
   assert.equal(countryOfNumber('16135550123'), 'CA');
