@@ -4,7 +4,9 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.ts';
+import { requireAdmin, requirePartner } from './auth.ts';
 import { registerErrorHandling } from './error-handler.ts';
+import { FORMATS } from './formats.ts';
 import { balanceRoutes } from './routes/balance.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -22,12 +24,21 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
     logger: { level: opts.logLevel ?? 'silent', redact: ['req.headers["x-api-key"]', 'req.headers.authorization'] },
     // One log line per webhook would drown the log; errors are still logged with their request.
     disableRequestLogging: true,
-    ajv: { customOptions: { allErrors: true, coerceTypes: true } },
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, formats: FORMATS } },
     bodyLimit: 1024 * 1024,
   });
   registerErrorHandling(app);
+  // Who is calling is settled before the request is validated: a caller without credentials
+  // learns nothing about what a valid request looks like.
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url ?? '';
+    if (route.startsWith('/admin/')) requireAdmin(request, opts.adminToken);
+    else if (route.startsWith('/api/v2/partners/:partner_id')) {
+      await requirePartner(request, (request.params as { partner_id: string }).partner_id, services.tenants);
+    }
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  await app.register(tenantRoutes(services, opts.adminToken));
+  await app.register(tenantRoutes(services));
   await app.register(balanceRoutes(services));
   await app.register(webhookRoutes(services, { appSecrets: opts.appSecrets, verifyToken: opts.verifyToken, bodyLimit: opts.webhookBodyLimit }));
   return app;

@@ -13,6 +13,11 @@ import type { Channel, Client } from '../store/tenants-store.ts';
 
 export type Granularity = 'day' | 'month';
 
+function nextMonthStart(ts: number): number {
+  const d = new Date(utcMonthStart(ts) * 1000);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000;
+}
+
 export interface UsageQuery {
   start: number;
   end: number;
@@ -28,7 +33,8 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
   function listPrice(client: Client, category: RateCategory): { value: number; note?: string } {
     const day = localDay(now(), client.timezone);
     const market = marketOf(client.country, day);
-    const r = deps.rates.rateFor({ unit: 'message', market: market ?? 'Other', currency: client.currency, category, day });
+    if (market == null) return { value: 0, note: `${category}: the client's country ${client.country} is unknown` };
+    const r = deps.rates.rateFor({ unit: 'message', market, currency: client.currency, category, day });
     if (r.ok) return { value: microsToJson(r.rate) };
     // Service messages are free where the card in force has no service rate (PMP before 2026-10).
     if (category === 'service' && /has no service rate/.test(r.reason)) return { value: 0 };
@@ -39,7 +45,9 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
     async balance(client: Client, channels: Channel[], q: UsageQuery) {
       const selected = q.appIds ? channels.filter((c) => q.appIds!.includes(c.app_id)) : channels;
       const bucketOf = q.granularity === 'day' ? utcDayStart : utcMonthStart;
-      const days = await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), q.end);
+      // Whole buckets: every bucket that overlaps [start, end], from its first day to its last.
+      const lastDay = q.granularity === 'day' ? utcDayStart(q.end) : utcDayStart(nextMonthStart(q.end) - 1);
+      const days = await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), lastDay);
       const buckets = new Map<number, UsageCounters>();
       for (const { day, counters } of days) {
         const b = bucketOf(day);

@@ -46,3 +46,9 @@ export async function openStore(url: string): Promise<Store> {
   await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
+
+/** True for a unique-constraint violation on either engine (a lost race on an insert). */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

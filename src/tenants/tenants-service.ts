@@ -3,13 +3,12 @@
  * meter — a channel claiming a phone number whose statuses arrived before it was registered.
  */
 import { assertTimeZone } from '../billing/calendar.ts';
-import { isCountryCode } from '../billing/markets.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { hashSecret, newApiKey, newId } from '../ids.ts';
 import type { ChannelDirectory } from '../meter/channel-directory.ts';
 import { replayPhone, type IngestQueue } from '../meter/ingest.ts';
 import type { MeterDeps } from '../meter/meter.ts';
-import type { Store } from '../store/database.ts';
+import { isUniqueViolation, type Store } from '../store/database.ts';
 import * as tenants from '../store/tenants-store.ts';
 
 export interface TenantsDeps {
@@ -68,7 +67,6 @@ export function createTenantsService(deps: TenantsDeps) {
     async createClient(partnerId: string, input: NewClient) {
       const currency = input.currency.toUpperCase();
       const country = input.country.toUpperCase();
-      if (!isCountryCode(country)) throw badRequest(`Unknown country "${input.country}"`, ['country: must be an ISO 3166-1 alpha-2 code such as "DE"'], 'invalid_parameter');
       const client = {
         id: newId('CL'),
         partner_id: partnerId,
@@ -113,18 +111,18 @@ export function createTenantsService(deps: TenantsDeps) {
         timezone: validTimeZone(input.timezone ?? client.timezone, 'timezone'),
         created_at: nowIso(),
       };
-      const taken = await tenants.channelByPhoneNumberId(db, channel.phone_number_id);
-      if (taken) throw conflict(`Phone number id ${channel.phone_number_id} is already registered`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
-      let replayed = 0;
-      await deps.queue.exclusive(async (trx) => {
+      const alreadyRegistered = () => conflict(`Phone number id ${channel.phone_number_id} is already registered`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
+      if (await tenants.channelByPhoneNumberId(db, channel.phone_number_id)) throw alreadyRegistered();
+      let claimed = false;
+      const replayed = await deps.queue.exclusive(async (trx) => {
         await tenants.insertChannel(trx, channel);
+        // The meter must see the channel while replaying; if the transaction fails, it never existed.
         deps.channels.set({ phoneNumberId: channel.phone_number_id, wabaId: channel.waba_id, timeZone: channel.timezone, currency: client.currency });
-        try {
-          replayed = await replayPhone(trx, channel.phone_number_id, deps.meter);
-        } catch (err) {
-          deps.channels.delete(channel.phone_number_id);
-          throw err;
-        }
+        claimed = true;
+        return replayPhone(trx, channel.phone_number_id, deps.meter);
+      }).catch((err) => {
+        if (claimed) deps.channels.delete(channel.phone_number_id);
+        throw isUniqueViolation(err) ? alreadyRegistered() : err;
       });
       return { channel, replayed };
     },

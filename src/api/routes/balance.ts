@@ -9,7 +9,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { badRequest } from '../../errors.ts';
 import type { Granularity, UsageQuery } from '../../meter/usage-service.ts';
 import type { Services } from '../../services.ts';
-import { requirePartner } from '../auth.ts';
 import { ChannelParams, ClientParams } from '../schemas.ts';
 
 const DEFAULT_END = 4102358400; // 2099-12-31, as 360dialog documents
@@ -43,7 +42,6 @@ export const balanceRoutes = (services: Services): FastifyPluginAsync => async (
 
   app.get('/api/v2/partners/:partner_id/clients/:client_id/info/balance', { schema: { params: ClientParams, querystring: BalanceQuery } }, async (request) => {
     const p = request.params;
-    await requirePartner(request, p.partner_id, tenants);
     const client = await tenants.getClient(p.partner_id, p.client_id);
     const channels = await tenants.listChannels(p.partner_id, p.client_id);
     return usage.balance(client, channels, usageQuery(request.query));
@@ -51,7 +49,6 @@ export const balanceRoutes = (services: Services): FastifyPluginAsync => async (
 
   app.get('/api/v2/partners/:partner_id/clients/:client_id/channels/:channel_id/info/balance', { schema: { params: ChannelParams, querystring: BalanceQuery } }, async (request) => {
     const p = request.params;
-    await requirePartner(request, p.partner_id, tenants);
     const client = await tenants.getClient(p.partner_id, p.client_id);
     const channel = await tenants.getChannel(p.partner_id, p.client_id, p.channel_id);
     return usage.balance(client, [channel], usageQuery(request.query));
