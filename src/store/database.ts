@@ -7,7 +7,8 @@ import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
-import { migrate, type Database, type Dialect } from './schema.ts';
+import { migrate } from './migrations.ts';
+import type { Database, Dialect } from './schema.ts';
 
 export interface Store {
   db: Kysely<Database>;
