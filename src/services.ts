@@ -2,36 +2,56 @@
  * The composition root: opens the store, loads the rate cards and registered channels, and wires
  * the services the HTTP layer and the CLI use. Nothing else constructs these.
  */
+import { createAccountsService } from './accounts/accounts-service.ts';
 import { loadDefaultRateBook, type RateBook } from './billing/rate-cards.ts';
 import { ChannelDirectory } from './meter/channel-directory.ts';
 import { IngestQueue } from './meter/ingest.ts';
-import type { MeterDeps } from './meter/meter.ts';
+import { repriceAll, type MeterDeps } from './meter/meter.ts';
+import type { PriceBooks } from './billing/pricing.ts';
 import { createUsageService } from './meter/usage-service.ts';
+import { createChargesService } from './meter/charges-service.ts';
+import { tierStatus, type TierStatus, type TierStatusQuery } from './meter/tier-status.ts';
 import { openStore } from './store/database.ts';
+import { openRates } from './rates/rates-service.ts';
 import { createTenantsService } from './tenants/tenants-service.ts';
 
 export async function createServices(opts: { databaseUrl: string; rates?: RateBook; now?: () => number }) {
   const store = await openStore(opts.databaseUrl);
   const rates = opts.rates ?? loadDefaultRateBook();
+  const { tiers, ratesService } = await openRates({ store, rates, now: opts.now, onChange: (): Promise<unknown> => services.repriceAfterRateChange() });
   const channels = new ChannelDirectory();
   await channels.load(store.db);
-  const meter: MeterDeps = { rates, channelOf: (id) => channels.get(id) };
+  const books: PriceBooks = { rates, tiers };
+  const meter: MeterDeps & { tierStatus(q: TierStatusQuery): Promise<TierStatus> } = {
+    books,
+    channelOf: (id: string) => channels.get(id),
+    /** The tier the meter counted a volume-tier group into (compared with Meta's tier updates). */
+    tierStatus: (q) => tierStatus(store.db, books, q),
+  };
   const queue = new IngestQueue(store, meter, { now: opts.now });
   const tenants = createTenantsService({ store, queue, channels, meter });
   const usage = createUsageService({ store, rates, now: opts.now });
-  return {
+  const services = {
     store,
     rates,
     channels,
     meter,
     queue,
     tenants,
+    accounts: createAccountsService({ store, queue, channels, meter, now: opts.now }),
     usage,
+    charges: createChargesService({ store }),
+    books,
+    tiers,
+    ratesService,
+    /** Re-prices everything after a rate card or tier schedule changed (one exclusive transaction). */
+    repriceAfterRateChange: () => queue.exclusive((trx) => repriceAll(trx, meter)),
     async close() {
       await queue.drain();
       await store.close();
     },
   };
+  return services;
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

@@ -2,12 +2,14 @@
  * Builds the HTTP application: error handling first, then the route groups. Tests build the
  * same app and call it with `inject()` or over a listening socket.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.ts';
 import { requireAdmin, requirePartner } from './auth.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { FORMATS } from './formats.ts';
+import { accountRoutes } from './routes/accounts.ts';
 import { balanceRoutes } from './routes/balance.ts';
+import { rateCardRoutes } from './routes/rate-cards.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -23,7 +25,7 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   const app = Fastify({
     logger: { level: opts.logLevel ?? 'silent', redact: ['req.headers["x-api-key"]', 'req.headers.authorization'] },
     // One log line per webhook would drown the log; errors are still logged with their request.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, formats: FORMATS } },
     bodyLimit: 1024 * 1024,
   });
@@ -40,6 +42,8 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(tenantRoutes(services));
   await app.register(balanceRoutes(services));
+  await app.register(accountRoutes(services));
+  await app.register(rateCardRoutes(services));
   await app.register(webhookRoutes(services, { appSecrets: opts.appSecrets, verifyToken: opts.verifyToken, bodyLimit: opts.webhookBodyLimit }));
   return app;
 }

@@ -7,7 +7,8 @@
  * conversations the monthly free tier covers depends on the whole WABA month, so this module says
  * only whether a conversation is *eligible*; the meter ranks the month (see meter/free-tier.ts).
  */
-import { localDay, localMonth, utcDayStart } from './calendar.ts';
+import { localDay as localDayOf, localMonth, utcDayStart } from './calendar.ts';
+import { marketOf } from './markets.ts';
 import { canonicalCategory, isFreeEntryPointCategory, usageCategoryOf, type UsageCategory } from './categories.ts';
 import {
   CONVERSATION_WINDOW_S,
@@ -17,7 +18,6 @@ import {
   type Era,
 } from './eras.ts';
 import { deliveredAt, type MessageState } from './message-state.ts';
-import { priceOf, type PricingContext } from './pricing.ts';
 import type { BillingUnit } from './usage.ts';
 
 export interface ConversationState {
@@ -93,7 +93,7 @@ export function conversationFacts(c: ConversationState, timeZone: string): Conve
   const freeEntryPoint = isFreeEntryPointCategory(c.origin) || isFreeEntryPointCategory(raw) || c.billable === false;
   const window = freeEntryPoint ? FREE_ENTRY_POINT_WINDOW_S : CONVERSATION_WINDOW_S;
   const openTime = c.expiration != null ? c.expiration - window : c.firstTs;
-  const day = localDay(openTime, timeZone);
+  const day = localDayOf(openTime, timeZone);
   let era = eraOf(day);
   // A CBP conversation still open at the switch to PMP stays a CBP v2 conversation.
   if (era === 'pmp' || era === 'nbp') era = era === 'pmp' ? 'cbp_v2' : 'cbp_v1';
@@ -104,26 +104,26 @@ export function conversationFacts(c: ConversationState, timeZone: string): Conve
   return { openTime, era, category, freeEntryPoint, freeService, tierEligible, tierMonth: localMonth(openTime, timeZone) };
 }
 
+/** The free-tier group a delivered, eligible conversation competes in (WABA × its month). */
+export function freeTierGroup(c: ConversationState, f: ConversationFacts, wabaId: string): string | null {
+  return c.deliveredTs != null && f.tierEligible ? `cbp|${wabaId}|${f.tierMonth}` : null;
+}
+
 /**
  * The unit a conversation adds, or null while none of its messages was delivered.
  * `inFreeTier` is the meter's ranking verdict for eligible conversations.
  */
-export function conversationUnit(
-  c: ConversationState,
-  f: ConversationFacts,
-  inFreeTier: boolean,
-  ctx: PricingContext,
-): BillingUnit | null {
+export function conversationUnit(c: ConversationState, f: ConversationFacts, inFreeTier: boolean, timeZone: string): BillingUnit | null {
   if (c.deliveredTs == null) return null;
   const free: BillingUnit['free'] = f.freeEntryPoint
     ? 'free_entry_point'
     : f.freeService || (f.tierEligible && inFreeTier)
       ? 'free_tier'
       : null;
-  let price: number | null = 0;
+  const unit: BillingUnit = { day: utcDayStart(f.openTime), category: f.category, free, charge: null };
   if (!free) {
-    const p = priceOf(ctx, { unit: 'conversation', category: f.category, country: c.country, day: localDay(f.openTime, ctx.timeZone) });
-    price = p.ok ? p.rate : null;
+    const localDay = localDayOf(f.openTime, timeZone);
+    unit.charge = { localDay, unit: 'conversation', market: marketOf(c.country, localDay), tier: 0 };
   }
-  return { day: utcDayStart(f.openTime), category: f.category, free, price };
+  return unit;
 }

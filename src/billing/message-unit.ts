@@ -6,11 +6,12 @@
  * alone never decides, except on On-Premises bodies that carry no `type`, where `billable: false`
  * marks a free message.
  */
-import { localDay, utcDayStart } from './calendar.ts';
+import { localDay as localDayOf, utcDayStart } from './calendar.ts';
+import { marketOf } from './markets.ts';
 import { usageCategoryOf } from './categories.ts';
 import { eraOf } from './eras.ts';
 import { deliveredAt, type MessageState } from './message-state.ts';
-import { priceOf, type PricingContext } from './pricing.ts';
+import { rateCategoryOf, TIERED_CATEGORIES, type PricingContext } from './pricing.ts';
 import type { BillingUnit } from './usage.ts';
 
 export type MessageRole =
@@ -28,7 +29,7 @@ export function messageRole(m: MessageState, timeZone: string): MessageRole {
   if (model != null) return 'unclassified'; // NBP or a model Meta has not announced
   // No pricing block at all: a conversation id in a CBP-era message still says how it is counted.
   if (m.convId != null) {
-    const era = eraOf(localDay(m.firstTs, timeZone));
+    const era = eraOf(localDayOf(m.firstTs, timeZone));
     if (era === 'cbp_v1' || era === 'cbp_v2') return 'conversation';
   }
   return 'unclassified';
@@ -43,16 +44,31 @@ export function pmpFreeReason(m: MessageState): BillingUnit['free'] {
   return null; // `regular`, and any type Meta adds later, is charged until known otherwise
 }
 
-/** The unit a delivered PMP message adds, or null while it is not delivered. */
-export function pmpMessageUnit(m: MessageState, ctx: PricingContext): BillingUnit | null {
+/** Where a charged message competes for volume tiers: its group and its place in the order. */
+export interface RankPlace {
+  group: string;
+  /** Sort key: delivery time, then the message key. */
+  time: number;
+}
+
+/**
+ * The unit a delivered PMP message adds (tier 0; the meter sets the tier it reached), and for a
+ * charged message of a tiered category, the volume-tier group it accrues in: business portfolio ×
+ * market × category × month in the WABA's time zone (§1). Null while it is not delivered.
+ */
+export function pmpMessageUnit(m: MessageState, ctx: PricingContext & { tierAccount: string }): { unit: BillingUnit; rank: RankPlace | null } | null {
   const at = deliveredAt(m);
   if (at == null) return null;
   const category = usageCategoryOf(m.pricingCategory ?? m.convOrigin, 'pmp');
   const free = pmpFreeReason(m);
-  let price: number | null = 0;
-  if (!free) {
-    const p = priceOf(ctx, { unit: 'message', category, country: m.country, day: localDay(at, ctx.timeZone) });
-    price = p.ok ? p.rate : null;
-  }
-  return { day: utcDayStart(at), category, free, price };
+  const unit: BillingUnit = { day: utcDayStart(at), category, free, charge: null };
+  if (free) return { unit, rank: null };
+  const localDay = localDayOf(at, ctx.timeZone);
+  const market = marketOf(m.country, localDay);
+  unit.charge = { localDay, unit: 'message', market, tier: 0 };
+  const rateCategory = rateCategoryOf(category);
+  const rank = market != null && rateCategory != null && TIERED_CATEGORIES.has(rateCategory)
+    ? { group: ['pmp', ctx.tierAccount, market, ctx.currency, rateCategory, localDay.slice(0, 7)].join('|'), time: at }
+    : null;
+  return { unit, rank };
 }

@@ -6,7 +6,7 @@
  * moving a unit between buckets is a subtraction and an addition.
  */
 import { USAGE_CATEGORIES, type UsageCategory } from './categories.ts';
-import { microsToJson, type Micros } from './money.ts';
+import { microsToJson } from './money.ts';
 
 export const USAGE_COUNTERS = [
   ...USAGE_CATEGORIES.flatMap((c) => [`${c}_quantity`, `${c}_paid_quantity`, `${c}_price`] as const),
@@ -26,6 +26,17 @@ export function emptyCounters(): UsageCounters {
   return c;
 }
 
+/** What a paid unit is charged by: units with the same key share one rate (see pricing.ts). */
+export interface ChargeKey {
+  /** The unit's billing day in the WABA's time zone: which card and tier schedule are in force. */
+  localDay: string;
+  unit: 'message' | 'conversation';
+  /** Null when the recipient's country is unknown (the unit cannot be priced). */
+  market: string | null;
+  /** Volume tier reached (0 = list rate, and always 0 for untiered categories). */
+  tier: number;
+}
+
 /** A counted unit (a conversation or a charged-or-free delivered message) as it lands in a bucket. */
 export interface BillingUnit {
   /** Start (unix s, UTC) of the day bucket the unit belongs to. */
@@ -33,23 +44,21 @@ export interface BillingUnit {
   category: UsageCategory;
   /** Why it costs nothing, or null when it is paid. */
   free: 'free_tier' | 'free_entry_point' | null;
-  /** The price of a paid unit; null when no rate could be found (then it is counted as unpriced). */
-  price: Micros | null;
+  /** How a paid unit is priced; null for a free one. */
+  charge: ChargeKey | null;
 }
 
 export type Delta = Partial<Record<UsageCounter, number>>;
 
-/** Adds `sign` × the unit's counters to `into`. */
+/**
+ * Adds `sign` × the unit's quantities to `into`. Prices are not per unit: the meter adds each paid
+ * unit's rate through its charge group, so a rate card change re-prices groups, not units.
+ */
 export function addUnit(into: Delta, unit: BillingUnit, sign: 1 | -1): void {
   const c = unit.category;
   bump(into, `${c}_quantity`, sign);
-  if (unit.free) {
-    bump(into, unit.free, sign);
-  } else {
-    bump(into, `${c}_paid_quantity`, sign);
-    if (unit.price == null) bump(into, 'unpriced_quantity', sign);
-    else if (unit.price !== 0) bump(into, `${c}_price`, sign * unit.price);
-  }
+  if (unit.free) bump(into, unit.free, sign);
+  else bump(into, `${c}_paid_quantity`, sign);
 }
 
 export function bump(into: Delta, counter: UsageCounter, by: number): void {
@@ -57,10 +66,16 @@ export function bump(into: Delta, counter: UsageCounter, by: number): void {
   into[counter] = (into[counter] ?? 0) + by;
 }
 
+export function sameCharge(a: ChargeKey | null, b: ChargeKey | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.localDay === b.localDay && a.unit === b.unit && a.market === b.market && a.tier === b.tier;
+}
+
 export function sameUnit(a: BillingUnit | null, b: BillingUnit | null): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
-  return a.day === b.day && a.category === b.category && a.free === b.free && a.price === b.price;
+  return a.day === b.day && a.category === b.category && a.free === b.free && sameCharge(a.charge, b.charge);
 }
 
 /** One row of `usage[]` in the seed's field order, plus wabameter's additive fields. */

@@ -1,15 +1,26 @@
 /**
  * A parsed WhatsApp webhook body (Cloud API envelope or legacy On-Premises `statuses[]`) →
  * NormalizedStatus records. Only statuses are usage: incoming messages and other change fields
- * are counted and dropped. A bad status is refused on its own, with its path and a reason; only a
- * body that is not a WhatsApp webhook at all throws (WebhookShapeError).
+ * are counted and dropped, except the `account_update` events that bear on prices (volume-tier
+ * announcements, authentication-international eligibility), which become AccountUpdate records
+ * (see account-update.ts). A bad status or account update is refused on its own, with its path
+ * and a reason; only a body that is not a WhatsApp webhook at all throws (WebhookShapeError).
  */
+import { parseAccountUpdate, unixSeconds as plausibleUnixSeconds, type AccountUpdate } from './account-update.ts';
 import type { NormalizedStatus, RefusedStatus } from './status.ts';
 
 export interface ParsedWebhook {
   statuses: NormalizedStatus[];
   refused: RefusedStatus[];
-  /** Parts of the body that are valid but carry no usage: incoming messages, non-`messages` changes. */
+  /**
+   * `account_update` changes with `VOLUME_BASED_PRICING_TIER_UPDATE` or
+   * `AUTH_INTL_PRICE_ELIGIBILITY_UPDATE`, in body order (Cloud API envelope only).
+   */
+  accountUpdates: AccountUpdate[];
+  /**
+   * Parts of the body that are valid but carry no usage: incoming messages, changes other than
+   * `messages` (including `account_update` events other than the two above).
+   */
   ignored: { messages: number; changes: number };
 }
 
@@ -53,7 +64,7 @@ interface ContactHints {
 }
 
 export function parseWebhook(body: unknown, opts: ParseWebhookOptions = {}): ParsedWebhook {
-  const out: ParsedWebhook = { statuses: [], refused: [], ignored: { messages: 0, changes: 0 } };
+  const out: ParsedWebhook = { statuses: [], refused: [], accountUpdates: [], ignored: { messages: 0, changes: 0 } };
 
   if (!isObject(body)) {
     throw new WebhookShapeError('invalid_shape', `webhook body must be a JSON object, got ${typeName(body)}`);
@@ -104,13 +115,15 @@ function parseCloudEnvelope(body: JsonObject, out: ParsedWebhook): void {
       out.refused.push({ path: entryPath, reason: `changes must be an array, got ${typeName(changes)}` });
       continue;
     }
+    // When Meta generated the entry; kept on account updates only (an absent or odd value is null).
+    const entryTime = plausibleUnixSeconds(entry.time) ?? null;
     for (let j = 0; j < changes.length; j++) {
-      parseChange(changes[j], `${entryPath}.changes[${j}]`, wabaId, out);
+      parseChange(changes[j], `${entryPath}.changes[${j}]`, wabaId, out, entryTime);
     }
   }
 }
 
-function parseChange(change: unknown, path: string, wabaId: string | null, out: ParsedWebhook): void {
+function parseChange(change: unknown, path: string, wabaId: string | null, out: ParsedWebhook, entryTime: number | null): void {
   if (!isObject(change)) {
     out.refused.push({ path, reason: `change is not an object (got ${typeName(change)})` });
     return;
@@ -119,6 +132,13 @@ function parseChange(change: unknown, path: string, wabaId: string | null, out: 
   if (typeof field !== 'string') {
     // Without a field we cannot tell usage from account/template notifications.
     out.refused.push({ path, reason: `field must be a string, got ${describe(field)}` });
+    return;
+  }
+  if (field === 'account_update') {
+    const result = parseAccountUpdate(change.value, `${path}.value`, wabaId, entryTime);
+    if (result.kind === 'update') out.accountUpdates.push(result.update);
+    else if (result.kind === 'refused') out.refused.push({ path: result.path, reason: result.reason });
+    else out.ignored.changes++;
     return;
   }
   if (field !== 'messages') {

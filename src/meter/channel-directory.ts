@@ -16,6 +16,7 @@ export class ChannelDirectory {
       wabaId: r.waba_id,
       timeZone: r.timezone,
       currency: r.currency,
+      tierAccount: r.waba_id,
     }]));
   }
 

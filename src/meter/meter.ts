@@ -1,72 +1,120 @@
 /**
  * The meter: folds new events of the log into message and conversation states, turns them into
- * billing units with the pure rules of src/billing, ranks CBP free tiers, and applies the change
- * of every unit to the daily usage rollup — all inside the caller's transaction.
+ * billing units with the pure rules of src/billing, ranks free tiers and volume tiers, and applies
+ * the change of every unit to the daily rollup and to its charge group — all inside the caller's
+ * transaction.
  *
  * Every projection row remembers the unit it last contributed, so each step is "take the old
  * unit out, put the new one in"; that makes the rollup exact whatever order events arrive in.
  */
 import { utcDayStart } from '../billing/calendar.ts';
-import { conversationFacts, conversationUnit, mergeMessage, type ConversationState } from '../billing/conversation.ts';
+import type { UsageCategory } from '../billing/categories.ts';
+import { conversationFacts, conversationUnit, freeTierGroup, mergeMessage, type ConversationState } from '../billing/conversation.ts';
 import { CBP_FREE_TIER_SIZE } from '../billing/eras.ts';
 import { deliveredAt, mergeStatus, sameMessageState, sentAt, type MessageState, type MeterStatus } from '../billing/message-state.ts';
 import { messageRole, pmpMessageUnit } from '../billing/message-unit.ts';
-import type { PricingContext } from '../billing/pricing.ts';
-import type { RateBook } from '../billing/rate-cards.ts';
-import { addUnit, bump, sameUnit, type BillingUnit, type Delta, type UsageCounter } from '../billing/usage.ts';
-import type { UsageCategory } from '../billing/categories.ts';
+import { priceCharge, tierBoundaries, type PriceBooks } from '../billing/pricing.ts';
+import type { RateCategory } from '../billing/rate-cards.ts';
+import { addUnit, bump, sameUnit, type BillingUnit, type ChargeKey, type Delta, type UsageCounter } from '../billing/usage.ts';
 import {
+  addCharges,
+  addRankMembers,
+  allRankGroups,
+  chargesAfter,
+  setChargePrices,
   addUsage,
   conversationKey,
-  freeTierBoundary,
-  freeTierMismatches,
   loadConversations,
   loadMessages,
+  rankAt,
+  rankGroupSizes,
+  rankMismatches,
   saveConversations,
   saveMessages,
+  type ChargeRow,
   type ConversationRow,
   type Executor,
   type MessageRow,
+  type RankedTable,
+  type RankPosition,
 } from '../store/meter-store.ts';
 
 /** What the meter needs to know about the channel a phone number belongs to. */
 export interface ChannelContext {
   phoneNumberId: string;
-  /** The WABA the channel is registered under: free tiers are counted per WABA. */
+  /** The WABA the channel is registered under: CBP free tiers are counted per WABA. */
   wabaId: string;
   timeZone: string;
   currency: string;
+  /** Who volume tiers accrue for: the client's business portfolio, else the WABA. */
+  tierAccount: string;
 }
 
 export interface MeterDeps {
-  rates: RateBook;
+  books: PriceBooks;
   channelOf(phoneNumberId: string): ChannelContext | undefined;
 }
 
-type Deltas = Map<string, { phoneNumberId: string; day: number; delta: Delta }>;
+/** The changes one batch makes to the rollup and to charge groups, applied at its end. */
+class Ledger {
+  readonly usage = new Map<string, { phoneNumberId: string; day: number; delta: Delta }>();
+  readonly charges = new Map<string, ChargeRow>();
 
-function deltaAt(deltas: Deltas, phoneNumberId: string, day: number): Delta {
-  const k = `${phoneNumberId}\u0000${day}`;
-  let d = deltas.get(k);
-  if (!d) deltas.set(k, (d = { phoneNumberId, day, delta: {} }));
-  return d.delta;
+  constructor(private readonly books: PriceBooks) {}
+
+  at(phoneNumberId: string, day: number): Delta {
+    const k = `${phoneNumberId}|${day}`;
+    let d = this.usage.get(k);
+    if (!d) this.usage.set(k, (d = { phoneNumberId, day, delta: {} }));
+    return d.delta;
+  }
+
+  count(phoneNumberId: string, counter: UsageCounter, before: number | null, after: number | null): void {
+    if (before === after) return;
+    if (before != null) bump(this.at(phoneNumberId, before), counter, -1);
+    if (after != null) bump(this.at(phoneNumberId, after), counter, 1);
+  }
+
+  unit(ch: ChannelContext, before: BillingUnit | null, after: BillingUnit | null): void {
+    if (sameUnit(before, after)) return;
+    if (before) this.apply(ch, before, -1);
+    if (after) this.apply(ch, after, 1);
+  }
+
+  private apply(ch: ChannelContext, u: BillingUnit, sign: 1 | -1): void {
+    const d = this.at(ch.phoneNumberId, u.day);
+    addUnit(d, u, sign);
+    if (!u.charge) return;
+    const c = u.charge;
+    const key = [ch.phoneNumberId, u.day, c.localDay, c.unit, u.category, c.market ?? '', c.tier].join('|');
+    let row = this.charges.get(key);
+    if (!row) {
+      const price = priceCharge(this.books, ch.currency, u.category, c);
+      row = {
+        phone_number_id: ch.phoneNumberId, day: u.day, local_day: c.localDay, unit: c.unit, category: u.category,
+        market: c.market ?? '', tier: c.tier, quantity: 0, amount: 0, unpriced: 0,
+        rate: price.rate, source: price.source, reason: price.reason,
+      };
+      this.charges.set(key, row);
+    }
+    row.quantity += sign;
+    if (row.rate == null) {
+      row.unpriced += sign;
+      bump(d, 'unpriced_quantity', sign);
+    } else {
+      row.amount += sign * row.rate;
+      bump(d, `${u.category}_price`, sign * row.rate);
+    }
+  }
+
+  async flush(db: Executor): Promise<void> {
+    await addCharges(db, [...this.charges.values()].filter((r) => r.quantity !== 0 || r.amount !== 0 || r.unpriced !== 0));
+    await addUsage(db, this.usage);
+  }
 }
 
-function applyUnitChange(deltas: Deltas, phoneNumberId: string, before: BillingUnit | null, after: BillingUnit | null): void {
-  if (sameUnit(before, after)) return;
-  if (before) addUnit(deltaAt(deltas, phoneNumberId, before.day), before, -1);
-  if (after) addUnit(deltaAt(deltas, phoneNumberId, after.day), after, 1);
-}
-
-function moveCounter(deltas: Deltas, phoneNumberId: string, counter: UsageCounter, before: number | null, after: number | null): void {
-  if (before === after) return;
-  if (before != null) bump(deltaAt(deltas, phoneNumberId, before), counter, -1);
-  if (after != null) bump(deltaAt(deltas, phoneNumberId, after), counter, 1);
-}
-
-function pricingContext(ch: ChannelContext, rates: RateBook): PricingContext {
-  return { timeZone: ch.timeZone, currency: ch.currency, rates };
-}
+/** A projection row the batch changed or re-ranked: as it was, and as it will be saved. */
+interface Touched<R> { before: R | undefined; row: R }
 
 /**
  * Applies events (already in the log) to the projections. Events of phone numbers no channel
@@ -82,128 +130,252 @@ export async function applyEvents(db: Executor, events: MeterStatus[], deps: Met
   }
   if (byMessage.size === 0) return;
 
-  const deltas: Deltas = new Map();
+  const ledger = new Ledger(deps.books);
   const stored = await loadMessages(db, [...byMessage.keys()]);
-  const changedMessages: MessageRow[] = [];
+  const messages = new Map<string, Touched<MessageRow>>();
   const conversationMembers = new Map<string, MessageState[]>();
 
   for (const [key, evs] of byMessage) {
-    const row = stored.get(key);
-    const before = row ? messageFromRow(row) : null;
-    let state = before;
+    const before = stored.get(key);
+    const prev = before ? messageFromRow(before) : null;
+    let state = prev;
     for (const e of evs) state = mergeStatus(state, e);
-    if (!state || sameMessageState(before, state)) continue;
+    if (!state || sameMessageState(prev, state)) continue;
     const ch = deps.channelOf(state.phoneNumberId)!;
     const role = messageRole(state, ch.timeZone);
     const delivered = deliveredAt(state);
     const sent = sentAt(state);
-    const next = messageToRow(state, {
+    const row = messageToRow(state, {
       sent_day: sent == null ? null : utcDayStart(sent),
       delivered_day: delivered == null ? null : utcDayStart(delivered),
       unclassified_day: role === 'unclassified' && delivered != null ? utcDayStart(delivered) : null,
     });
-    const unit = role === 'message' ? pmpMessageUnit(state, pricingContext(ch, deps.rates)) : null;
-    setUnit(next, unit);
-    const pnid = state.phoneNumberId;
-    moveCounter(deltas, pnid, 'messages_sent', row?.sent_day ?? null, next.sent_day);
-    moveCounter(deltas, pnid, 'messages_delivered', row?.delivered_day ?? null, next.delivered_day);
-    moveCounter(deltas, pnid, 'unclassified_messages', row?.unclassified_day ?? null, next.unclassified_day);
-    applyUnitChange(deltas, pnid, row ? unitOf(row) : null, unit);
-    changedMessages.push(next);
+    const rank = role === 'message' ? pmpMessageUnit(state, ch)?.rank ?? null : null;
+    placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key } : null);
+    if (before) copyUnitColumns(row, before);
+    ledger.count(ch.phoneNumberId, 'messages_sent', before?.sent_day ?? null, row.sent_day);
+    ledger.count(ch.phoneNumberId, 'messages_delivered', before?.delivered_day ?? null, row.delivered_day);
+    ledger.count(ch.phoneNumberId, 'unclassified_messages', before?.unclassified_day ?? null, row.unclassified_day);
+    messages.set(key, { before, row });
     if (role === 'conversation') {
-      const ck = conversationKey(pnid, state.convId!);
+      const ck = conversationKey(state.phoneNumberId, state.convId!);
       const members = conversationMembers.get(ck);
       if (members) members.push(state);
       else conversationMembers.set(ck, [state]);
     }
   }
-  await saveMessages(db, changedMessages);
-  if (conversationMembers.size > 0) await applyConversations(db, conversationMembers, deps, deltas);
-  await addUsage(db, deltas);
+
+  const conversations = await foldConversations(db, conversationMembers, deps);
+  await saveMessages(db, [...messages.values()].map((t) => t.row));
+  await saveConversations(db, [...conversations.values()].map((t) => t.row));
+  await rerank(db, 'messages', messages, deps);
+  await rerank(db, 'conversations', conversations, deps);
+
+  await applyUnits(db, messages, conversations, deps, ledger);
 }
 
-/** Folds member messages into their conversations, re-ranks free tiers, applies unit changes. */
-async function applyConversations(db: Executor, members: Map<string, MessageState[]>, deps: MeterDeps, deltas: Deltas): Promise<void> {
+/** Re-derives the unit of every touched row, applies the changes and saves the rows. */
+async function applyUnits(db: Executor, messages: Map<string, Touched<MessageRow>>, conversations: Map<string, Touched<ConversationRow>>, deps: MeterDeps, ledger: Ledger): Promise<void> {
+  for (const t of messages.values()) {
+    const ch = deps.channelOf(t.row.phone_number_id);
+    if (!ch) continue;
+    const state = messageFromRow(t.row);
+    const unit = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, ch)?.unit ?? null : null;
+    if (unit?.charge && t.row.rank_group != null) unit.charge.tier = t.row.rank_slot;
+    ledger.unit(ch, t.before ? unitOf(t.before, 'message') : null, unit);
+    setUnitColumns(t.row, unit);
+  }
+  for (const t of conversations.values()) {
+    const ch = deps.channelOf(t.row.phone_number_id);
+    if (!ch) continue;
+    const state = conversationFromRow(t.row);
+    const unit = conversationUnit(state, conversationFacts(state, ch.timeZone), t.row.rank_slot === 0, ch.timeZone);
+    ledger.unit(ch, t.before ? unitOf(t.before, 'conversation') : null, unit);
+    setUnitColumns(t.row, unit);
+  }
+  await saveMessages(db, [...messages.values()].map((t) => t.row));
+  await saveConversations(db, [...conversations.values()].map((t) => t.row));
+  await ledger.flush(db);
+}
+
+/**
+ * After rate cards or volume-tier schedules changed: re-ranks every volume-tier group (its
+ * boundaries may have moved), then re-prices every charge group at the rates now in force and
+ * moves the difference into the rollup. Units are untouched unless their tier changed.
+ */
+export async function repriceAll(db: Executor, deps: MeterDeps): Promise<{ groups: number; repriced: number; retiered: number }> {
+  const messages = new Map<string, Touched<MessageRow>>();
+  const groups = (await allRankGroups(db, 'pmp|')).map((g) => g.rank_group);
+  for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps);
+  const retiered = messages.size;
+  await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books));
+
+  const ledger = new Ledger(deps.books);
+  let after: ChargeRow | null = null;
+  let total = 0;
+  let repriced = 0;
+  for (;;) {
+    const page = await chargesAfter(db, after, 5_000);
+    if (page.length === 0) break;
+    const changed: ChargeRow[] = [];
+    for (const row of page) {
+      total++;
+      const ch = deps.channelOf(row.phone_number_id);
+      if (!ch) continue;
+      const key: ChargeKey = { localDay: row.local_day, unit: row.unit as ChargeKey['unit'], market: row.market || null, tier: Number(row.tier) };
+      const price = priceCharge(deps.books, ch.currency, row.category as UsageCategory, key);
+      const quantity = Number(row.quantity);
+      const amount = price.rate == null ? 0 : quantity * price.rate;
+      const unpriced = price.rate == null ? quantity : 0;
+      if (amount === Number(row.amount) && unpriced === Number(row.unpriced) && price.rate === (row.rate == null ? null : Number(row.rate)) && price.source === row.source && price.reason === row.reason) continue;
+      const d = ledger.at(row.phone_number_id, Number(row.day));
+      bump(d, `${row.category as UsageCategory}_price`, amount - Number(row.amount));
+      bump(d, 'unpriced_quantity', unpriced - Number(row.unpriced));
+      changed.push({ ...row, amount, unpriced, rate: price.rate, source: price.source, reason: price.reason });
+    }
+    await setChargePrices(db, changed);
+    repriced += changed.length;
+    after = page[page.length - 1];
+  }
+  await ledger.flush(db);
+  return { groups: total, repriced, retiered };
+}
+
+/** Folds member messages into their conversations; returns the changed rows (saved by the caller). */
+async function foldConversations(db: Executor, members: Map<string, MessageState[]>, deps: MeterDeps): Promise<Map<string, Touched<ConversationRow>>> {
+  const out = new Map<string, Touched<ConversationRow>>();
+  if (members.size === 0) return out;
   const keys = [...members.values()].map((ms) => ({ phoneNumberId: ms[0].phoneNumberId, convId: ms[0].convId! }));
   const stored = await loadConversations(db, keys);
-  const touched = new Map<string, { before: ConversationRow | undefined; row: ConversationRow }>();
-  const groups = new Set<string>();
-
   for (const [ck, ms] of members) {
     const before = stored.get(ck);
     let state: ConversationState | null = before ? conversationFromRow(before) : null;
     for (const m of ms) state = mergeMessage(state, m);
     const ch = deps.channelOf(state!.phoneNumberId)!;
     const facts = conversationFacts(state!, ch.timeZone);
-    const tierGroup = state!.deliveredTs != null && facts.tierEligible ? `${ch.wabaId}|${facts.tierMonth}` : null;
-    const row = conversationToRow(state!, {
-      tier_group: tierGroup,
-      open_time: facts.openTime,
-      in_free_tier: tierGroup != null && before?.tier_group === tierGroup ? before.in_free_tier : 0,
-    });
-    if (before) copyUnit(row, before);
-    touched.set(ck, { before, row });
-    if (before?.tier_group) groups.add(before.tier_group);
-    if (tierGroup) groups.add(tierGroup);
+    const row = conversationToRow(state!);
+    const group = freeTierGroup(state!, facts, ch.wabaId);
+    placeInRanking(row, before, group ? { group, time: facts.openTime, key: `${state!.phoneNumberId}/${state!.convId}` } : null);
+    if (before) copyUnitColumns(row, before);
+    out.set(ck, { before, row });
   }
-  await saveConversations(db, [...touched.values()].map((t) => t.row));
+  return out;
+}
 
-  // Re-rank each free-tier group the batch touched: flip the few rows on the wrong side.
-  for (const group of groups) {
-    const boundary = await freeTierBoundary(db, group, CBP_FREE_TIER_SIZE);
-    for (const r of await freeTierMismatches(db, group, boundary)) {
-      const ck = conversationKey(r.phone_number_id, r.conv_id);
-      const flipped = touched.get(ck)?.row ?? { ...r };
-      flipped.in_free_tier = r.in_free_tier ? 0 : 1;
-      if (!touched.has(ck)) touched.set(ck, { before: r, row: flipped });
-    }
-  }
+type RankColumns = Pick<MessageRow, 'rank_group' | 'rank_time' | 'rank_key' | 'rank_slot'>;
 
-  const rows: ConversationRow[] = [];
+/** Sets a row's ranking place; it keeps its slot while it stays in its group (re-checked by rerank). */
+function placeInRanking(row: RankColumns, before: RankColumns | undefined, place: { group: string; time: number; key: string } | null): void {
+  row.rank_group = place?.group ?? null;
+  row.rank_time = place?.time ?? null;
+  row.rank_key = place?.key ?? null;
+  row.rank_slot = place && before?.rank_group === place.group ? before.rank_slot : 0;
+}
+
+/** Where slots 1, 2, … of a ranking group start (0-based ranks). */
+function boundariesOf(table: RankedTable, group: string, books: PriceBooks): number[] {
+  if (table === 'conversations') return [CBP_FREE_TIER_SIZE]; // slot 0 = the free tier
+  const [, , market, currency, category, month] = group.split('|');
+  return tierBoundaries(books, { market, currency, category: category as RateCategory, month });
+}
+
+/**
+ * Re-ranks every group the batch touched: updates group sizes, finds the rows at each boundary,
+ * and moves the rows on the wrong side of one into the right slot. Rows that only moved because
+ * others arrived are added to `touched`, so their units are re-applied too.
+ */
+async function rerank<R extends MessageRow | ConversationRow>(db: Executor, table: RankedTable, touched: Map<string, Touched<R>>, deps: MeterDeps): Promise<void> {
+  const sizeDelta = new Map<string, number>();
+  const groups = new Set<string>();
   for (const { before, row } of touched.values()) {
-    const ch = deps.channelOf(row.phone_number_id);
-    if (!ch) continue;
-    const state = conversationFromRow(row);
-    const facts = conversationFacts(state, ch.timeZone);
-    const unit = conversationUnit(state, facts, row.in_free_tier === 1, pricingContext(ch, deps.rates));
-    applyUnitChange(deltas, row.phone_number_id, before ? unitOf(before) : null, unit);
-    setUnit(row, unit);
-    rows.push(row);
+    if (row.rank_group) groups.add(row.rank_group);
+    if (before?.rank_group) groups.add(before.rank_group);
+    if (before?.rank_group === row.rank_group) continue;
+    if (before?.rank_group) sizeDelta.set(before.rank_group, (sizeDelta.get(before.rank_group) ?? 0) - 1);
+    if (row.rank_group) sizeDelta.set(row.rank_group, (sizeDelta.get(row.rank_group) ?? 0) + 1);
   }
-  await saveConversations(db, rows);
+  if (groups.size === 0) return;
+  const sizes = await rankGroupSizes(db, [...groups]);
+  await addRankMembers(db, sizeDelta);
+  for (const group of groups) {
+    const before = sizes.get(group) ?? 0;
+    await reconcileGroup(db, table, group, { before, after: before + (sizeDelta.get(group) ?? 0) }, touched, deps);
+  }
+}
+
+/**
+ * Puts every row of one ranking group into the slot its rank says. `sizes` enables the shortcut
+ * for groups that never reached their first boundary; null (re-pricing) checks every row.
+ */
+async function reconcileGroup<R extends MessageRow | ConversationRow>(
+  db: Executor, table: RankedTable, group: string, sizes: { before: number; after: number } | null,
+  touched: Map<string, Touched<R>>, deps: MeterDeps,
+): Promise<void> {
+  const ranks = boundariesOf(table, group, deps.books);
+  // While a group never reached its first boundary every row is in slot 0: nothing to check.
+  if (sizes && ranks.length > 0 && sizes.before <= ranks[0] && sizes.after <= ranks[0]) return;
+  const positions: RankPosition[] = [];
+  for (const r of ranks) {
+    const p = await rankAt(db, table, group, r);
+    if (!p) break;
+    positions.push(p);
+  }
+  const keyOf = table === 'messages'
+    ? (r: R) => (r as MessageRow).message_key
+    : (r: R) => conversationKey(r.phone_number_id, (r as ConversationRow).conv_id);
+  for (const r of await rankMismatches(db, table, group, positions)) {
+    const row = r as R;
+    const slot = positions.filter((p) => row.rank_time! > p.rank_time || (row.rank_time === p.rank_time && row.rank_key! >= p.rank_key)).length;
+    const k = keyOf(row);
+    const t = touched.get(k);
+    if (t) t.row.rank_slot = slot;
+    else touched.set(k, { before: row, row: { ...row, rank_slot: slot } });
+  }
 }
 
 // ---- row ↔ state ----------------------------------------------------------------------------
 
-type UnitColumns = Pick<MessageRow, 'unit_day' | 'unit_category' | 'unit_free' | 'unit_price'>;
+type UnitColumns = Pick<MessageRow, 'unit_day' | 'unit_category' | 'unit_free' | 'unit_local_day' | 'unit_market' | 'unit_tier'>;
 
-function unitOf(r: UnitColumns): BillingUnit | null {
+function unitOf(r: UnitColumns, kind: ChargeKey['unit']): BillingUnit | null {
   if (r.unit_day == null) return null;
+  const charge: ChargeKey | null = r.unit_local_day == null
+    ? null
+    : { localDay: r.unit_local_day, unit: kind, market: r.unit_market, tier: Number(r.unit_tier ?? 0) };
   return {
     day: Number(r.unit_day),
     category: r.unit_category as UsageCategory,
     free: (r.unit_free as BillingUnit['free']) ?? null,
-    price: r.unit_price == null ? null : Number(r.unit_price),
+    charge,
   };
 }
 
-function setUnit(r: UnitColumns, u: BillingUnit | null): void {
+function setUnitColumns(r: UnitColumns, u: BillingUnit | null): void {
   r.unit_day = u ? u.day : null;
   r.unit_category = u ? u.category : null;
   r.unit_free = u ? u.free : null;
-  r.unit_price = u ? u.price : null;
+  r.unit_local_day = u?.charge?.localDay ?? null;
+  r.unit_market = u?.charge?.market ?? null;
+  r.unit_tier = u?.charge ? u.charge.tier : null;
 }
 
-function copyUnit(to: UnitColumns, from: UnitColumns): void {
+function copyUnitColumns(to: UnitColumns, from: UnitColumns): void {
   to.unit_day = from.unit_day;
   to.unit_category = from.unit_category;
   to.unit_free = from.unit_free;
-  to.unit_price = from.unit_price;
+  to.unit_local_day = from.unit_local_day;
+  to.unit_market = from.unit_market;
+  to.unit_tier = from.unit_tier;
 }
 
 const bool = (v: number | null) => (v == null ? null : v === 1);
 const int = (v: boolean | null) => (v == null ? null : v ? 1 : 0);
 const num = (v: number | null) => (v == null ? null : Number(v));
+
+const NO_UNIT = {
+  unit_day: null, unit_category: null, unit_free: null, unit_local_day: null, unit_market: null, unit_tier: null,
+  rank_group: null, rank_time: null, rank_key: null, rank_slot: 0,
+} as const;
 
 export function messageFromRow(r: MessageRow): MessageState {
   return {
@@ -249,10 +421,7 @@ function messageToRow(m: MessageState, days: Pick<MessageRow, 'sent_day' | 'deli
     pricing_category: m.pricingCategory,
     pricing_pick: m.pricingPick,
     ...days,
-    unit_day: null,
-    unit_category: null,
-    unit_free: null,
-    unit_price: null,
+    ...NO_UNIT,
   };
 }
 
@@ -272,7 +441,7 @@ function conversationFromRow(r: ConversationRow): ConversationState {
   };
 }
 
-function conversationToRow(c: ConversationState, ranking: Pick<ConversationRow, 'tier_group' | 'open_time' | 'in_free_tier'>): ConversationRow {
+function conversationToRow(c: ConversationState): ConversationRow {
   return {
     phone_number_id: c.phoneNumberId,
     conv_id: c.convId,
@@ -285,10 +454,6 @@ function conversationToRow(c: ConversationState, ranking: Pick<ConversationRow, 
     pick: c.pick,
     delivered_ts: c.deliveredTs,
     country: c.country,
-    ...ranking,
-    unit_day: null,
-    unit_category: null,
-    unit_free: null,
-    unit_price: null,
+    ...NO_UNIT,
   };
 }

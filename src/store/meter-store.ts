@@ -5,7 +5,7 @@
  */
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { USAGE_COUNTERS, type Delta, type UsageCounters } from '../billing/usage.ts';
-import type { ConversationsTable, Database, MessagesTable, StatusEventsTable } from './schema.ts';
+import type { ChargesTable, ConversationsTable, Database, MessagesTable, StatusEventsTable } from './schema.ts';
 
 export type Executor = Kysely<Database>;
 export type EventRow = Insertable<StatusEventsTable>;
@@ -49,11 +49,15 @@ export async function loadMessages(db: Executor, keys: string[]): Promise<Map<st
   return out;
 }
 
+const UNIT_COLUMNS = [
+  'unit_day', 'unit_category', 'unit_free', 'unit_local_day', 'unit_market', 'unit_tier',
+  'rank_group', 'rank_time', 'rank_key', 'rank_slot',
+] as const;
+
 const MESSAGE_COLUMNS = [
   'phone_number_id', 'waba_id', 'first_ts', 'sent_ts', 'delivered_ts', 'read_ts', 'failed_ts', 'country',
   'conv_id', 'conv_expiration', 'conv_origin', 'conv_pick', 'pricing_model', 'pricing_billable', 'pricing_type',
-  'pricing_category', 'pricing_pick', 'sent_day', 'delivered_day', 'unclassified_day',
-  'unit_day', 'unit_category', 'unit_free', 'unit_price',
+  'pricing_category', 'pricing_pick', 'sent_day', 'delivered_day', 'unclassified_day', ...UNIT_COLUMNS,
 ] as const;
 
 export async function saveMessages(db: Executor, rows: MessageRow[]): Promise<void> {
@@ -89,7 +93,7 @@ export const conversationKey = (phoneNumberId: string, convId: string) => `${pho
 
 const CONVERSATION_COLUMNS = [
   'waba_id', 'first_ts', 'expiration', 'origin', 'category', 'billable', 'pick', 'delivered_ts', 'country',
-  'tier_group', 'open_time', 'in_free_tier', 'unit_day', 'unit_category', 'unit_free', 'unit_price',
+  ...UNIT_COLUMNS,
 ] as const;
 
 export async function saveConversations(db: Executor, rows: ConversationRow[]): Promise<void> {
@@ -103,28 +107,109 @@ export async function saveConversations(db: Executor, rows: ConversationRow[]): 
   }
 }
 
-/** The ranking key of the last conversation inside a free tier of `size`, or null if fewer compete. */
-export async function freeTierBoundary(db: Executor, tierGroup: string, size: number) {
-  return db.selectFrom('conversations').select(['open_time', 'phone_number_id', 'conv_id'])
-    .where('tier_group', '=', tierGroup)
-    .orderBy('open_time').orderBy('phone_number_id').orderBy('conv_id')
-    .limit(1).offset(size - 1).executeTakeFirst();
+// ---- rankings (CBP free tier, PMP volume tiers) ----------------------------------------------
+
+export type RankedTable = 'messages' | 'conversations';
+export interface RankPosition { rank_time: number; rank_key: string }
+
+/** The row at 0-based `offset` of a ranking group, in (rank_time, rank_key) order. */
+export async function rankAt(db: Executor, table: RankedTable, group: string, offset: number): Promise<RankPosition | undefined> {
+  const row = await (db as Kysely<Database>).selectFrom(table as 'messages').select(['rank_time', 'rank_key'])
+    .where('rank_group', '=', group)
+    .orderBy('rank_time').orderBy('rank_key')
+    .limit(1).offset(offset).executeTakeFirst();
+  return row ? { rank_time: Number(row.rank_time), rank_key: row.rank_key! } : undefined;
 }
 
-/** Conversations of a tier group whose `in_free_tier` flag disagrees with the boundary. */
-export async function freeTierMismatches(
-  db: Executor,
-  tierGroup: string,
-  boundary: { open_time: number; phone_number_id: string; conv_id: string } | undefined,
-): Promise<ConversationRow[]> {
-  let q = db.selectFrom('conversations').selectAll().where('tier_group', '=', tierGroup);
-  if (!boundary) return q.where('in_free_tier', '=', 0).execute();
-  const key = sql`(open_time, phone_number_id, conv_id)`;
-  const b = sql`(${boundary.open_time}, ${boundary.phone_number_id}, ${boundary.conv_id})`;
-  return q.where((eb) => eb.or([
-    eb.and([eb('in_free_tier', '=', 1), sql<boolean>`${key} > ${b}`]),
-    eb.and([eb('in_free_tier', '=', 0), sql<boolean>`${key} <= ${b}`]),
-  ])).execute();
+/**
+ * Rows of a group whose slot disagrees with the boundaries (`boundaries[k]` is the first row of
+ * slot k + 1): only these need their unit re-applied after the group changed.
+ */
+export async function rankMismatches<T extends RankedTable>(db: Executor, table: T, group: string, boundaries: RankPosition[]): Promise<Selectable<Database[T]>[]> {
+  const key = sql`(rank_time, rank_key)`;
+  const q = (db as Kysely<Database>).selectFrom(table as 'messages').selectAll().where('rank_group', '=', group)
+    .where((eb) => eb.or([
+      ...boundaries.flatMap((b, i) => {
+        const at = sql`(${b.rank_time}, ${b.rank_key})`;
+        return [
+          eb.and([eb('rank_slot', '>', i), sql<boolean>`${key} < ${at}`]),
+          eb.and([eb('rank_slot', '<=', i), sql<boolean>`${key} >= ${at}`]),
+        ];
+      }),
+      eb('rank_slot', '>', boundaries.length),
+    ]));
+  return (await q.execute()) as Selectable<Database[T]>[];
+}
+
+export async function rankGroupSizes(db: Executor, groups: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const part of chunks(groups, 1)) {
+    const rows = await db.selectFrom('rank_groups').selectAll().where('rank_group', 'in', part).execute();
+    for (const r of rows) out.set(r.rank_group, Number(r.members));
+  }
+  return out;
+}
+
+export async function addRankMembers(db: Executor, deltas: Map<string, number>): Promise<void> {
+  const rows = [...deltas].filter(([, n]) => n !== 0).map(([rank_group, members]) => ({ rank_group, members }));
+  for (const part of chunks(rows, 2)) {
+    await db.insertInto('rank_groups').values(part)
+      .onConflict((oc) => oc.column('rank_group').doUpdateSet((eb) => ({ members: eb(eb.ref('rank_groups.members'), '+', eb.ref('excluded.members')) })))
+      .execute();
+  }
+}
+
+export async function allRankGroups(db: Executor, prefix: string): Promise<{ rank_group: string; members: number }[]> {
+  const rows = await db.selectFrom('rank_groups').selectAll().where('rank_group', 'like', `${prefix}%`).execute();
+  return rows.map((r) => ({ rank_group: r.rank_group, members: Number(r.members) }));
+}
+
+// ---- charges -----------------------------------------------------------------------------------
+
+export type ChargeRow = Selectable<ChargesTable>;
+export const CHARGE_KEY = ['phone_number_id', 'day', 'local_day', 'unit', 'category', 'market', 'tier'] as const;
+
+/** Adds quantities and amounts to charge groups; the rate, source and reason are the latest. */
+export async function addCharges(db: Executor, rows: ChargeRow[]): Promise<void> {
+  for (const part of chunks(rows, 13)) {
+    await db.insertInto('charges').values(part)
+      .onConflict((oc) => oc.columns([...CHARGE_KEY]).doUpdateSet((eb) => ({
+        quantity: eb(eb.ref('charges.quantity'), '+', eb.ref('excluded.quantity')),
+        amount: eb(eb.ref('charges.amount'), '+', eb.ref('excluded.amount')),
+        unpriced: eb(eb.ref('charges.unpriced'), '+', eb.ref('excluded.unpriced')),
+        rate: eb.ref('excluded.rate'),
+        source: eb.ref('excluded.source'),
+        reason: eb.ref('excluded.reason'),
+      }))).execute();
+  }
+}
+
+/** Charge groups in key order after `after` (keyset pagination for re-pricing). */
+export async function chargesAfter(db: Executor, after: ChargeRow | null, limit: number): Promise<ChargeRow[]> {
+  let q = db.selectFrom('charges').selectAll();
+  if (after) {
+    const key = sql`(phone_number_id, day, local_day, unit, category, market, tier)`;
+    q = q.where(sql<boolean>`${key} > (${after.phone_number_id}, ${after.day}, ${after.local_day}, ${after.unit}, ${after.category}, ${after.market}, ${after.tier})`);
+  }
+  return q.orderBy('phone_number_id').orderBy('day').orderBy('local_day').orderBy('unit').orderBy('category').orderBy('market').orderBy('tier')
+    .limit(limit).execute();
+}
+
+export async function setChargePrices(db: Executor, rows: ChargeRow[]): Promise<void> {
+  for (const r of rows) {
+    await db.updateTable('charges').set({ amount: r.amount, unpriced: r.unpriced, rate: r.rate, source: r.source, reason: r.reason })
+      .where('phone_number_id', '=', r.phone_number_id).where('day', '=', r.day).where('local_day', '=', r.local_day)
+      .where('unit', '=', r.unit).where('category', '=', r.category).where('market', '=', r.market).where('tier', '=', r.tier)
+      .execute();
+  }
+}
+
+export async function chargesOf(db: Executor, phoneNumberIds: string[], fromDay: number, toDay: number): Promise<ChargeRow[]> {
+  if (phoneNumberIds.length === 0) return [];
+  return db.selectFrom('charges').selectAll()
+    .where('phone_number_id', 'in', phoneNumberIds).where('day', '>=', fromDay).where('day', '<=', toDay)
+    .where('quantity', '>', 0)
+    .orderBy('day').orderBy('phone_number_id').orderBy('category').orderBy('market').orderBy('tier').execute();
 }
 
 /** Adds per-(phone number, day) deltas to the daily rollup. */
@@ -162,17 +247,4 @@ export async function usageByDay(db: Executor, phoneNumberIds: string[], fromDay
     for (const c of USAGE_COUNTERS) counters[c] = Number((r as Record<string, unknown>)[c] ?? 0);
     return { day: Number(r.day), counters };
   });
-}
-
-/**
- * Drops a phone number's projections (its events stay): the first step of a replay. Returns the
- * free-tier groups its conversations competed in, which must be re-ranked for the WABA's other numbers.
- */
-export async function dropProjections(db: Executor, phoneNumberId: string): Promise<string[]> {
-  const groups = await db.selectFrom('conversations').select('tier_group').distinct()
-    .where('phone_number_id', '=', phoneNumberId).where('tier_group', 'is not', null).execute();
-  await db.deleteFrom('messages').where('phone_number_id', '=', phoneNumberId).execute();
-  await db.deleteFrom('conversations').where('phone_number_id', '=', phoneNumberId).execute();
-  await db.deleteFrom('usage_daily').where('phone_number_id', '=', phoneNumberId).execute();
-  return groups.map((g) => g.tier_group!);
 }

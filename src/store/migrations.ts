@@ -2,7 +2,7 @@
  * Schema migrations, in order; each runs once, in its own transaction, on SQLite and PostgreSQL
  * alike. The number of migrations applied is `meta.schema_version`. Add new ones at the end.
  */
-import type { Kysely } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
 import { USAGE_COUNTERS } from '../billing/usage.ts';
 import type { Database, Dialect } from './schema.ts';
 
@@ -70,11 +70,18 @@ const initial: Migration = async (db, dialect) => {
     .execute();
   await db.schema.createIndex('status_events_phone').ifNotExists().on('status_events').columns(['phone_number_id', 'seq']).execute();
 
+  // The unit a row last added to the rollup, and its place in a ranking (free tier, volume tier).
   const unitColumns = <T extends { addColumn: (...a: any[]) => T }>(t: T): T =>
     t.addColumn('unit_day', bigint)
       .addColumn('unit_category', 'text')
       .addColumn('unit_free', 'text')
-      .addColumn('unit_price', bigint);
+      .addColumn('unit_local_day', 'text')
+      .addColumn('unit_market', 'text')
+      .addColumn('unit_tier', 'integer')
+      .addColumn('rank_group', 'text')
+      .addColumn('rank_time', bigint)
+      .addColumn('rank_key', 'text')
+      .addColumn('rank_slot', 'integer', (c: ColumnDefinitionBuilder) => c.notNull().defaultTo(0));
 
   await unitColumns(
     db.schema.createTable('messages').ifNotExists()
@@ -115,13 +122,11 @@ const initial: Migration = async (db, dialect) => {
       .addColumn('pick', 'text')
       .addColumn('delivered_ts', bigint)
       .addColumn('country', 'text')
-      .addColumn('tier_group', 'text')
-      .addColumn('open_time', bigint, (c) => c.notNull())
-      .addColumn('in_free_tier', 'integer', (c) => c.notNull().defaultTo(0))
       .addPrimaryKeyConstraint('conversations_pk', ['phone_number_id', 'conv_id']),
   ).execute();
-  await db.schema.createIndex('conversations_tier').ifNotExists().on('conversations')
-    .columns(['tier_group', 'open_time', 'phone_number_id', 'conv_id']).execute();
+  for (const table of ['messages', 'conversations'] as const) {
+    await db.schema.createIndex(`${table}_rank`).ifNotExists().on(table).columns(['rank_group', 'rank_time', 'rank_key']).execute();
+  }
 
   let usage = db.schema.createTable('usage_daily').ifNotExists()
     .addColumn('phone_number_id', 'text', (c) => c.notNull())
@@ -133,17 +138,95 @@ const initial: Migration = async (db, dialect) => {
 
 /** 2: priced groups of units (pricing engine). */
 const charges: Migration = async (db, dialect) => {
-  void db; void dialect;
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  // One row per phone number, UTC day and everything that decides a paid unit's rate; the rollup's
+  // prices are the sum of these amounts, so a rate change re-prices groups, never units.
+  await db.schema.createTable('charges')
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('day', bigint, (c) => c.notNull())
+    .addColumn('local_day', 'text', (c) => c.notNull())
+    .addColumn('unit', 'text', (c) => c.notNull())
+    .addColumn('category', 'text', (c) => c.notNull())
+    .addColumn('market', 'text', (c) => c.notNull())
+    .addColumn('tier', 'integer', (c) => c.notNull())
+    .addColumn('quantity', bigint, (c) => c.notNull())
+    .addColumn('amount', bigint, (c) => c.notNull())
+    .addColumn('unpriced', bigint, (c) => c.notNull())
+    .addColumn('rate', bigint)
+    .addColumn('source', 'text')
+    .addColumn('reason', 'text')
+    .addPrimaryKeyConstraint('charges_pk', ['phone_number_id', 'day', 'local_day', 'unit', 'category', 'market', 'tier'])
+    .execute();
+  // How many units each ranking group holds (free-tier and volume-tier groups).
+  await db.schema.createTable('rank_groups')
+    .addColumn('rank_group', 'text', (c) => c.primaryKey())
+    .addColumn('members', bigint, (c) => c.notNull())
+    .execute();
 };
 
 /** 3: operator rate cards and volume-tier tables. */
 const rateCards: Migration = async (db, dialect) => {
-  void db; void dialect;
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  // One row per card row and category (Meta's CSV cell); rate null = the card says n/a. The shipped
+  // defaults are not stored: they come with the build, operator rows are added on top at start.
+  await db.schema.createTable('rate_card_rows').ifNotExists()
+    .addColumn('effective_from', 'text', (c) => c.notNull())
+    .addColumn('unit', 'text', (c) => c.notNull())
+    .addColumn('market', 'text', (c) => c.notNull())
+    .addColumn('currency', 'text', (c) => c.notNull())
+    .addColumn('category', 'text', (c) => c.notNull())
+    .addColumn('rate', bigint)
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('loaded_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('rate_card_rows_pk', ['effective_from', 'unit', 'market', 'currency', 'category'])
+    .execute();
+  // One row per tier; `tier_from`/`tier_to` because FROM and TO are SQL keywords.
+  await db.schema.createTable('volume_tier_rows').ifNotExists()
+    .addColumn('effective_from', 'text', (c) => c.notNull())
+    .addColumn('market', 'text', (c) => c.notNull())
+    .addColumn('currency', 'text', (c) => c.notNull())
+    .addColumn('category', 'text', (c) => c.notNull())
+    .addColumn('tier_from', bigint, (c) => c.notNull())
+    .addColumn('tier_to', bigint)
+    .addColumn('rate', bigint, (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('loaded_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('volume_tier_rows_pk', ['effective_from', 'market', 'currency', 'category', 'tier_from'])
+    .execute();
 };
 
 /** 4: account_update webhooks (tier updates, auth-international eligibility) and client pricing fields. */
 const accountUpdates: Migration = async (db, dialect) => {
-  void db; void dialect;
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  // SQLite adds one column per ALTER TABLE; both engines accept nullable columns without defaults.
+  await db.schema.alterTable('clients').addColumn('business_portfolio_id', 'text').execute();
+  await db.schema.alterTable('clients').addColumn('auth_international_eligibility', 'text').execute();
+
+  await db.schema.createTable('volume_tier_updates')
+    .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('waba_id', 'text', (c) => c.notNull())
+    .addColumn('pricing_category', 'text', (c) => c.notNull())
+    .addColumn('tier', 'text', (c) => c.notNull())
+    .addColumn('effective_month', 'text', (c) => c.notNull())
+    .addColumn('region', 'text', (c) => c.notNull())
+    .addColumn('tier_update_time', bigint, (c) => c.notNull())
+    .addColumn('received_at', bigint, (c) => c.notNull())
+    // Meta's retries of one notification are dropped; announcements that differ in anything are kept.
+    .addUniqueConstraint('volume_tier_updates_dedup', ['waba_id', 'pricing_category', 'effective_month', 'region', 'tier', 'tier_update_time'])
+    .execute();
+
+  await db.schema.createTable('auth_intl_eligibility_updates')
+    .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('dedup_key', 'text', (c) => c.notNull().unique())
+    .addColumn('waba_id', 'text', (c) => c.notNull())
+    .addColumn('start_time', bigint, (c) => c.notNull())
+    .addColumn('exception_countries', 'text', (c) => c.notNull())
+    .addColumn('event_time', bigint)
+    .addColumn('received_at', bigint, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('auth_intl_eligibility_updates_waba').on('auth_intl_eligibility_updates').columns(['waba_id', 'received_at', 'id']).execute();
+  await db.schema.createIndex('channels_waba').ifNotExists().on('channels').columns(['waba_id']).execute();
 };
 
 export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates];

@@ -8,7 +8,7 @@
  *   Each projection row remembers the unit it last added to `usage_daily` (`unit_*`), so a change
  *   is applied as "take the old unit out, put the new one in".
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 import type { UsageCounter } from '../billing/usage.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -35,6 +35,14 @@ export interface ClientsTable {
   payment_mode: string;
   timezone: string;
   created_at: string;
+  /** Meta business portfolio the client's WABAs belong to: they share volume tiers. Null = each WABA alone. */
+  business_portfolio_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * Meta's `auth_international_rate_eligibility` ({start_time, exception_countries}) as JSON text
+   * (see billing/auth-international.ts); null = not eligible. Set through the API or by an
+   * AUTH_INTL_PRICE_ELIGIBILITY_UPDATE webhook for one of the client's WABAs (latest wins).
+   */
+  auth_international_eligibility: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export interface ChannelsTable {
   id: string;
@@ -72,7 +80,15 @@ export interface AppliedUnitColumns {
   unit_day: number | null;
   unit_category: string | null;
   unit_free: string | null;
-  unit_price: number | null;
+  /** Charge key of a paid unit (see ChargeKey); null for a free one. */
+  unit_local_day: string | null;
+  unit_market: string | null;
+  unit_tier: number | null;
+  /** Ranking group (CBP free tier, PMP volume tier) and the row's place and slot in it. */
+  rank_group: string | null;
+  rank_time: number | null;
+  rank_key: string | null;
+  rank_slot: number;
 }
 
 export interface MessagesTable extends AppliedUnitColumns {
@@ -112,13 +128,61 @@ export interface ConversationsTable extends AppliedUnitColumns {
   pick: string | null;
   delivered_ts: number | null;
   country: string | null;
-  /** Free-tier ranking inputs (only delivered, eligible conversations compete). */
-  tier_group: string | null;
-  open_time: number;
-  in_free_tier: number;
+}
+
+export interface ChargesTable {
+  phone_number_id: string;
+  day: number;
+  local_day: string;
+  unit: string;
+  category: string;
+  /** '' when the recipient's country is unknown. */
+  market: string;
+  tier: number;
+  quantity: number;
+  amount: number;
+  unpriced: number;
+  rate: number | null;
+  source: string | null;
+  reason: string | null;
+}
+
+export interface RankGroupsTable {
+  rank_group: string;
+  members: number;
 }
 
 export type UsageDailyTable = { phone_number_id: string; day: number } & Record<UsageCounter, number>;
+
+/** `account_update` VOLUME_BASED_PRICING_TIER_UPDATE webhooks, as received (exact duplicates dropped). */
+export interface VolumeTierUpdatesTable {
+  id: Generated<number>;
+  waba_id: string;
+  /** As Meta spells it, e.g. "UTILITY". */
+  pricing_category: string;
+  /** "LOWER:UPPER". */
+  tier: string;
+  /** "YYYY-MM". */
+  effective_month: string;
+  /** Meta's market name, e.g. "INDIA". */
+  region: string;
+  tier_update_time: number;
+  received_at: number;
+}
+
+/** `account_update` AUTH_INTL_PRICE_ELIGIBILITY_UPDATE webhooks, as received (retries dropped). */
+export interface AuthIntlEligibilityUpdatesTable {
+  id: Generated<number>;
+  /** Hash of waba_id, start_time, exception_countries and event_time. */
+  dedup_key: string;
+  waba_id: string;
+  start_time: number;
+  /** JSON array of {country_code, start_time}. */
+  exception_countries: string;
+  /** The entry's `time`, when Meta sent one. */
+  event_time: number | null;
+  received_at: number;
+}
 
 export interface MetaTable {
   key: string;
@@ -134,6 +198,36 @@ export interface Database {
   messages: MessagesTable;
   conversations: ConversationsTable;
   usage_daily: UsageDailyTable;
+  rate_card_rows: RateCardRowsTable;
+  volume_tier_rows: VolumeTierRowsTable;
+  charges: ChargesTable;
+  rank_groups: RankGroupsTable;
+  volume_tier_updates: VolumeTierUpdatesTable;
+  auth_intl_eligibility_updates: AuthIntlEligibilityUpdatesTable;
   meta: MetaTable;
 }
 
+/** Operator-loaded rate-card cells (one per card row and category); rate in micros, null = `n/a`. */
+export interface RateCardRowsTable {
+  effective_from: string;
+  unit: string;
+  market: string;
+  currency: string;
+  category: string;
+  rate: number | null;
+  source: string;
+  loaded_at: string;
+}
+
+/** Operator-loaded volume tiers (one per tier); `tier_to` null for the open-ended last tier. */
+export interface VolumeTierRowsTable {
+  effective_from: string;
+  market: string;
+  currency: string;
+  category: string;
+  tier_from: number;
+  tier_to: number | null;
+  rate: number;
+  source: string;
+  loaded_at: string;
+}

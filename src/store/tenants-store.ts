@@ -1,7 +1,7 @@
 /**
  * Data access for tenants: partners, their API keys (hashes only), clients and channels.
  */
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { ApiKeysTable, ChannelsTable, ClientsTable, PartnersTable } from './schema.ts';
 import type { Executor } from './meter-store.ts';
 
@@ -41,6 +41,29 @@ export async function clientOfPartner(db: Executor, partnerId: string, clientId:
   return db.selectFrom('clients').selectAll().where('partner_id', '=', partnerId).where('id', '=', clientId).executeTakeFirst();
 }
 
+/** A client by id alone (internal callers such as the meter; the API always scopes by partner). */
+export async function clientById(db: Executor, clientId: string): Promise<Client | undefined> {
+  return db.selectFrom('clients').selectAll().where('id', '=', clientId).executeTakeFirst();
+}
+
+/** Updates one client of one partner; false when the partner has no such client. */
+export async function updateClient(db: Executor, partnerId: string, clientId: string, patch: Updateable<ClientsTable>): Promise<boolean> {
+  const r = await db.updateTable('clients').set(patch).where('partner_id', '=', partnerId).where('id', '=', clientId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Ids of the clients with a channel under this WABA (usually one). */
+export async function clientIdsOfWaba(db: Executor, wabaId: string): Promise<string[]> {
+  const rows = await db.selectFrom('channels').select('client_id').distinct().where('waba_id', '=', wabaId).orderBy('client_id').execute();
+  return rows.map((r) => r.client_id);
+}
+
+/** Sets the auth-international eligibility (JSON text) of the given clients. */
+export async function setClientsEligibility(db: Executor, clientIds: string[], eligibility: string | null): Promise<void> {
+  if (clientIds.length === 0) return;
+  await db.updateTable('clients').set({ auth_international_eligibility: eligibility }).where('id', 'in', clientIds).execute();
+}
+
 export async function insertChannel(db: Executor, c: Insertable<ChannelsTable>): Promise<void> {
   await db.insertInto('channels').values(c).execute();
 }
@@ -55,9 +78,18 @@ export async function channelByPhoneNumberId(db: Executor, phoneNumberId: string
   return db.selectFrom('channels').selectAll().where('phone_number_id', '=', phoneNumberId).executeTakeFirst();
 }
 
-/** Every channel with its client's currency: what the meter needs to price a phone number's units. */
+/**
+ * Every channel with what the meter needs from its client to price a phone number's units: the
+ * currency; the business portfolio that shares volume tiers (null = the WABA alone); the
+ * client's country (the business location for authentication-international); and its
+ * auth-international eligibility as JSON text (decode with parseEligibility in
+ * billing/auth-international.ts; null = not eligible).
+ */
 export async function allChannelContexts(db: Executor) {
   return db.selectFrom('channels').innerJoin('clients', 'clients.id', 'channels.client_id')
-    .select(['channels.phone_number_id', 'channels.waba_id', 'channels.timezone', 'clients.currency'])
+    .select([
+      'channels.phone_number_id', 'channels.waba_id', 'channels.timezone', 'clients.currency',
+      'clients.business_portfolio_id', 'clients.country', 'clients.auth_international_eligibility',
+    ])
     .execute();
 }

@@ -1,7 +1,11 @@
 /**
- * Partners, clients and channels: creation rules and the one side effect that matters to the
- * meter — a channel claiming a phone number whose statuses arrived before it was registered.
+ * Partners, clients and channels: creation rules and the side effects that matter to the meter —
+ * a channel claiming a phone number whose statuses arrived before it was registered, and a
+ * client's pricing profile (business portfolio, auth-international eligibility) changing.
  */
+import { latestEligibilityUpdate } from '../accounts/accounts-store.ts';
+import { meterHooks } from '../accounts/meter-hooks.ts';
+import { duplicateExceptionCountries, parseEligibility, serializeEligibility, type AuthInternationalEligibility } from '../billing/auth-international.ts';
 import { assertTimeZone } from '../billing/calendar.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { hashSecret, newApiKey, newId } from '../ids.ts';
@@ -25,6 +29,26 @@ export interface NewClient {
   country: string;
   payment_mode: 'direct' | 'partner';
   timezone?: string;
+  business_portfolio_id?: string | null;
+  auth_international_eligibility?: AuthInternationalEligibility | null;
+}
+
+/** What pricing needs to know about a client beyond its currency. */
+export interface PricingProfile {
+  clientId: string;
+  /** ISO alpha-2: the business location for authentication-international. */
+  country: string;
+  /** Volume tiers accrue per portfolio when set, else per WABA. */
+  businessPortfolioId: string | null;
+  /** Decoded auth_international_eligibility; null = not eligible. */
+  authInternationalEligibility: Required<AuthInternationalEligibility> | null;
+}
+
+/** PATCH: only the fields present change; null clears an optional one. */
+export interface ClientPatch {
+  name?: string;
+  business_portfolio_id?: string | null;
+  auth_international_eligibility?: AuthInternationalEligibility | null;
 }
 
 export interface NewChannel {
@@ -33,6 +57,16 @@ export interface NewChannel {
   waba_id: string;
   app_id: string;
   timezone?: string;
+}
+
+/** The stored JSON of an eligibility, refusing one that lists a country twice. */
+function eligibilityText(e: AuthInternationalEligibility | null | undefined): string | null {
+  if (e == null) return null;
+  const dup = duplicateExceptionCountries(e);
+  if (dup.length > 0) {
+    throw badRequest('auth_international_eligibility lists a country more than once', dup.map((c) => `auth_international_eligibility.exception_countries: ${c} is listed more than once`), 'invalid_parameter');
+  }
+  return serializeEligibility(e);
 }
 
 function validTimeZone(tz: string, field: string): string {
@@ -76,12 +110,56 @@ export function createTenantsService(deps: TenantsDeps) {
         payment_mode: input.payment_mode,
         timezone: validTimeZone(input.timezone ?? 'UTC', 'timezone'),
         created_at: nowIso(),
+        business_portfolio_id: input.business_portfolio_id ?? null,
+        auth_international_eligibility: eligibilityText(input.auth_international_eligibility),
       };
       await tenants.insertClient(db, client);
       return client;
     },
 
+    /**
+     * Partial update of a client. A change of business_portfolio_id or
+     * auth_international_eligibility reloads the channel directory and tells the meter
+     * (pricingProfileChanged), in one transaction no webhook flush overlaps.
+     */
+    async updateClient(partnerId: string, clientId: string, patch: ClientPatch) {
+      const before = await this.getClient(partnerId, clientId);
+      const set: { name?: string; business_portfolio_id?: string | null; auth_international_eligibility?: string | null } = {};
+      if (patch.name !== undefined) set.name = patch.name;
+      if (patch.business_portfolio_id !== undefined) set.business_portfolio_id = patch.business_portfolio_id;
+      if (patch.auth_international_eligibility !== undefined) set.auth_international_eligibility = eligibilityText(patch.auth_international_eligibility);
+      const pricingChanged = (set.business_portfolio_id !== undefined && set.business_portfolio_id !== before.business_portfolio_id)
+        || (set.auth_international_eligibility !== undefined && set.auth_international_eligibility !== before.auth_international_eligibility);
+      if (Object.keys(set).length > 0) {
+        if (!pricingChanged) {
+          await tenants.updateClient(db, partnerId, clientId, set);
+        } else {
+          await deps.queue.exclusive(async (trx) => {
+            if (!(await tenants.updateClient(trx, partnerId, clientId, set))) throw notFound('Client');
+            await deps.channels.load(trx);
+            await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
+          }).catch(async (err) => {
+            await deps.channels.load(db).catch(() => undefined);
+            throw err;
+          });
+        }
+      }
+      return this.getClient(partnerId, clientId);
+    },
+
     listClients: (partnerId: string) => tenants.clientsOfPartner(db, partnerId),
+
+    /** A client's pricing profile (any partner's: for the meter, not for the API); undefined if unknown. */
+    async getPricingProfile(clientId: string): Promise<PricingProfile | undefined> {
+      const c = await tenants.clientById(db, clientId);
+      if (!c) return undefined;
+      return {
+        clientId: c.id,
+        country: c.country,
+        businessPortfolioId: c.business_portfolio_id ?? null,
+        authInternationalEligibility: parseEligibility(c.auth_international_eligibility),
+      };
+    },
 
     async getClient(partnerId: string, clientId: string) {
       const c = await tenants.clientOfPartner(db, partnerId, clientId);
@@ -114,14 +192,28 @@ export function createTenantsService(deps: TenantsDeps) {
       const alreadyRegistered = () => conflict(`Phone number id ${channel.phone_number_id} is already registered`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
       if (await tenants.channelByPhoneNumberId(db, channel.phone_number_id)) throw alreadyRegistered();
       let claimed = false;
+      let reloaded = false;
       const replayed = await deps.queue.exclusive(async (trx) => {
         await tenants.insertChannel(trx, channel);
         // The meter must see the channel while replaying; if the transaction fails, it never existed.
-        deps.channels.set({ phoneNumberId: channel.phone_number_id, wabaId: channel.waba_id, timeZone: channel.timezone, currency: client.currency });
+        deps.channels.set({ phoneNumberId: channel.phone_number_id, wabaId: channel.waba_id, timeZone: channel.timezone, currency: client.currency, tierAccount: client.business_portfolio_id ?? channel.waba_id });
         claimed = true;
+        // An eligibility Meta announced for this WABA before anyone claimed it becomes the
+        // client's, unless the client already has one (set through the API or by another WABA).
+        if (client.auth_international_eligibility == null) {
+          const stored = await latestEligibilityUpdate(trx, channel.waba_id);
+          if (stored) {
+            const text = serializeEligibility({ start_time: Number(stored.start_time), exception_countries: JSON.parse(stored.exception_countries) });
+            await tenants.setClientsEligibility(trx, [clientId], text);
+            reloaded = true;
+            await deps.channels.load(trx);
+            await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
+          }
+        }
         return replayPhone(trx, channel.phone_number_id, deps.meter);
-      }).catch((err) => {
-        if (claimed) deps.channels.delete(channel.phone_number_id);
+      }).catch(async (err) => {
+        if (reloaded) await deps.channels.load(db).catch(() => undefined);
+        else if (claimed) deps.channels.delete(channel.phone_number_id);
         throw isUniqueViolation(err) ? alreadyRegistered() : err;
       });
       return { channel, replayed };

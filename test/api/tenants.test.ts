@@ -34,7 +34,7 @@ function assertNamesFields(res: LightMyRequestResponse, fields: string[]) {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at'];
+const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at', 'business_portfolio_id', 'auth_international_eligibility'];
 const CHANNEL_KEYS = ['id', 'partner_id', 'client_id', 'phone_number', 'phone_number_id', 'waba_id', 'app_id', 'timezone', 'created_at', 'setup_info', 'waba_account', 'integration'];
 
 for (const dialect of DIALECTS) {
@@ -127,7 +127,7 @@ for (const dialect of DIALECTS) {
       const a = await newClient(p, { name: 'A', currency: 'eur', country: 'de', payment_mode: 'direct', timezone: 'Europe/Berlin' });
       assert.deepEqual(Object.keys(a), CLIENT_KEYS);
       assert.match(a.id, /^[A-Za-z0-9]+CL$/);
-      assert.deepEqual({ ...a, id: 'x', created_at: 'x' }, { id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x' });
+      assert.deepEqual({ ...a, id: 'x', created_at: 'x' }, { id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x', business_portfolio_id: null, auth_international_eligibility: null });
       assert.match(a.created_at, ISO_INSTANT);
       // Time zone defaults to UTC.
       const b = await newClient(p, { name: 'B', currency: 'USD', country: 'US', payment_mode: 'partner' });

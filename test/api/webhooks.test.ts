@@ -125,8 +125,8 @@ function assertEnvelope(res: LightMyRequestResponse, status: number, code: strin
   return meta;
 }
 
-const okBody = (stored: number, duplicates: number, messages = 0, refused: { path: string; reason: string }[] = [], changes = 0) =>
-  ({ success: true, stored, duplicates, refused, ignored: { messages, changes } });
+const okBody = (stored: number, duplicates: number, messages = 0, refused: { path: string; reason: string }[] = [], changes = 0, accountUpdates = 0) =>
+  ({ success: true, stored, duplicates, account_updates: accountUpdates, refused, ignored: { messages, changes } });
 
 const post = (t: TestApp, body: unknown, headers: Record<string, string> = {}) => postWebhook(t.app, body, headers);
 const postRaw = (t: TestApp, payload: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, url = '/webhooks/whatsapp') =>

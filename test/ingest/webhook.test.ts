@@ -547,6 +547,7 @@ for (const file of files) {
       assert.deepEqual(result, {
         statuses: [{ ...SYNTHETIC_DELIVERED, ...expected.expect }],
         refused: [],
+        accountUpdates: [],
         ignored: { messages: 0, changes: 0 },
       });
       return;
@@ -616,6 +617,7 @@ test('an empty entry array is a valid body with nothing in it', () => {
   assert.deepEqual(parseWebhook({ object: 'whatsapp_business_account', entry: [] }), {
     statuses: [],
     refused: [],
+    accountUpdates: [],
     ignored: { messages: 0, changes: 0 },
   });
 });
@@ -689,7 +691,7 @@ test('missing metadata refuses every status of that change', () => {
 
 test('missing metadata does not matter when the change carries no statuses', () => {
   const body = envelope([], { metadata: undefined, messages: [{ id: 'wamid.in' }] });
-  assert.deepEqual(parseWebhook(body), { statuses: [], refused: [], ignored: { messages: 1, changes: 0 } });
+  assert.deepEqual(parseWebhook(body), { statuses: [], refused: [], accountUpdates: [], ignored: { messages: 1, changes: 0 } });
 });
 
 test('numeric ids are read as strings', () => {
@@ -971,6 +973,7 @@ test('On-Premises incoming messages alone are counted and need no phone number i
   assert.deepEqual(parseWebhook({ contacts: [], messages: [{ id: 'x' }] }), {
     statuses: [],
     refused: [],
+    accountUpdates: [],
     ignored: { messages: 1, changes: 0 },
   });
 });

@@ -36,9 +36,34 @@ function usageQuery(q: { start_date?: string; end_date?: string; granularity?: s
   };
 }
 
+const ChargesQuery = Type.Object({
+  start_date: Type.Optional(UnixSeconds),
+  end_date: Type.Optional(UnixSeconds),
+});
+
 export const balanceRoutes = (services: Services): FastifyPluginAsync => async (root) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { tenants, usage } = services;
+  const { tenants, usage, charges } = services;
+
+  const chargesQuery = (q: { start_date?: string; end_date?: string }) => {
+    const { start, end } = usageQuery(q);
+    return { start, end };
+  };
+
+  // Every priced group behind an estimate, with the rule, market, card, tier and rate.
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/info/charges', { schema: { params: ClientParams, querystring: ChargesQuery } }, async (request) => {
+    const p = request.params;
+    const client = await tenants.getClient(p.partner_id, p.client_id);
+    const channels = await tenants.listChannels(p.partner_id, p.client_id);
+    return charges.explain(client, channels, chargesQuery(request.query));
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels/:channel_id/info/charges', { schema: { params: ChannelParams, querystring: ChargesQuery } }, async (request) => {
+    const p = request.params;
+    const client = await tenants.getClient(p.partner_id, p.client_id);
+    const channel = await tenants.getChannel(p.partner_id, p.client_id, p.channel_id);
+    return charges.explain(client, [channel], chargesQuery(request.query));
+  });
 
   app.get('/api/v2/partners/:partner_id/clients/:client_id/info/balance', { schema: { params: ClientParams, querystring: BalanceQuery } }, async (request) => {
     const p = request.params;

@@ -2,9 +2,14 @@
  * `/webhooks/whatsapp`: Meta's verification handshake and the status webhook.
  *
  * The body is read as raw bytes so the `X-Hub-Signature-256` HMAC is checked on exactly what
- * Meta signed; a refused body is stored nowhere. A 200 is sent only after the statuses are
- * committed (see IngestQueue), so nothing acknowledged can be lost. A commit failure answers 503
- * and Meta retries.
+ * Meta signed; a refused body is stored nowhere. A 200 is sent only after the statuses and the
+ * `account_update` records (volume tiers, auth-international eligibility) are committed (see
+ * IngestQueue, AccountsService), so nothing acknowledged can be lost. A commit failure answers
+ * 503 and Meta retries; what was already stored is recognised as duplicates.
+ *
+ * Response: `stored`/`duplicates` count statuses; `account_updates` counts the account updates
+ * accepted from the body (new or already held); `refused` names what was refused; `ignored`
+ * counts incoming messages and other changes.
  */
 import { Type } from 'typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -62,11 +67,12 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
       if (err instanceof BodyError || err instanceof WebhookShapeError) return sendError(reply, 400, err.code, err.message, err.details);
       throw err;
     }
-    if (parsed.statuses.length === 0 && parsed.refused.length > 0) {
+    if (parsed.statuses.length === 0 && parsed.accountUpdates.length === 0 && parsed.refused.length > 0) {
       return sendError(reply, 400, 'invalid_statuses', 'No status in the body could be accepted', parsed.refused.map((r) => `${r.path}: ${r.reason}`));
     }
     let outcome;
     try {
+      await services.accounts.record(parsed.accountUpdates);
       outcome = await services.queue.submit(parsed.statuses);
     } catch (err) {
       request.log.error({ err }, 'webhook commit failed');
@@ -76,6 +82,7 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
       success: true,
       stored: outcome.stored,
       duplicates: outcome.duplicates,
+      account_updates: parsed.accountUpdates.length,
       refused: parsed.refused,
       ignored: parsed.ignored,
     };
