@@ -6,11 +6,13 @@ import { createAccountsService } from './accounts/accounts-service.ts';
 import { loadDefaultRateBook, type RateBook } from './billing/rate-cards.ts';
 import { ChannelDirectory } from './meter/channel-directory.ts';
 import { IngestQueue } from './meter/ingest.ts';
-import { repriceAll, type MeterDeps } from './meter/meter.ts';
+import { remeterPhones, repriceAll, type MeterDeps } from './meter/meter.ts';
+import type { MeterAccountHooks } from './accounts/meter-hooks.ts';
+import type { Executor } from './store/meter-store.ts';
 import type { PriceBooks } from './billing/pricing.ts';
 import { createUsageService } from './meter/usage-service.ts';
 import { createChargesService } from './meter/charges-service.ts';
-import { tierStatus, type TierStatus, type TierStatusQuery } from './meter/tier-status.ts';
+import { tierStatus } from './meter/tier-status.ts';
 import { openStore } from './store/database.ts';
 import { openRates } from './rates/rates-service.ts';
 import { createTenantsService } from './tenants/tenants-service.ts';
@@ -22,11 +24,15 @@ export async function createServices(opts: { databaseUrl: string; rates?: RateBo
   const channels = new ChannelDirectory();
   await channels.load(store.db);
   const books: PriceBooks = { rates, tiers };
-  const meter: MeterDeps & { tierStatus(q: TierStatusQuery): Promise<TierStatus> } = {
+  const meter: MeterDeps & MeterAccountHooks = {
     books,
     channelOf: (id: string) => channels.get(id),
     /** The tier the meter counted a volume-tier group into (compared with Meta's tier updates). */
     tierStatus: (q) => tierStatus(store.db, books, q),
+    /** A client's portfolio or auth-international eligibility changed: re-meter its messages. */
+    pricingProfileChanged: async (trx: Executor, clientIds: string[]) => {
+      await remeterPhones(trx, channels.phonesOfClients(clientIds), meter);
+    },
   };
   const queue = new IngestQueue(store, meter, { now: opts.now });
   const tenants = createTenantsService({ store, queue, channels, meter });

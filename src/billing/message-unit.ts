@@ -8,6 +8,7 @@
  */
 import { localDay as localDayOf, utcDayStart } from './calendar.ts';
 import { marketOf } from './markets.ts';
+import { authInternationalApplies, type AuthInternationalEligibility } from './auth-international.ts';
 import { usageCategoryOf } from './categories.ts';
 import { eraOf } from './eras.ts';
 import { deliveredAt, type MessageState } from './message-state.ts';
@@ -44,6 +45,36 @@ export function pmpFreeReason(m: MessageState): BillingUnit['free'] {
   return null; // `regular`, and any type Meta adds later, is charged until known otherwise
 }
 
+/** What a PMP unit needs to know about its WABA and client. */
+export interface PmpContext extends PricingContext {
+  /** Who volume tiers accrue for: the business portfolio, else the WABA. */
+  tierAccount: string;
+  /** The client's country (primary business location) and Meta's eligibility for international rates. */
+  businessCountry?: string;
+  authInternational?: AuthInternationalEligibility | null;
+  /** Whether the card in force has an authentication-international rate for a market on a day. */
+  hasInternationalRate?(market: string, localDay: string): boolean;
+}
+
+/**
+ * A charged authentication message is billed at the authentication-international rate when the
+ * business is eligible, is based in another country than the recipient, the recipient's market has
+ * such a rate, and it was delivered on or after the start time for that country. Meta's own
+ * `authentication_international` category is always kept; this rule catches the messages its
+ * webhooks still call `authentication`.
+ */
+function authInternationalFor(m: MessageState, at: number, ctx: PmpContext): boolean {
+  const day = localDayOf(at, ctx.timeZone);
+  const market = marketOf(m.country, day);
+  return authInternationalApplies({
+    eligibility: ctx.authInternational,
+    businessCountry: ctx.businessCountry,
+    recipientCountry: m.country,
+    deliveredAt: at,
+    marketHasInternationalRate: market != null && (ctx.hasInternationalRate?.(market, day) ?? false),
+  });
+}
+
 /** Where a charged message competes for volume tiers: its group and its place in the order. */
 export interface RankPlace {
   group: string;
@@ -56,11 +87,12 @@ export interface RankPlace {
  * charged message of a tiered category, the volume-tier group it accrues in: business portfolio ×
  * market × category × month in the WABA's time zone (§1). Null while it is not delivered.
  */
-export function pmpMessageUnit(m: MessageState, ctx: PricingContext & { tierAccount: string }): { unit: BillingUnit; rank: RankPlace | null } | null {
+export function pmpMessageUnit(m: MessageState, ctx: PmpContext): { unit: BillingUnit; rank: RankPlace | null } | null {
   const at = deliveredAt(m);
   if (at == null) return null;
-  const category = usageCategoryOf(m.pricingCategory ?? m.convOrigin, 'pmp');
+  let category = usageCategoryOf(m.pricingCategory ?? m.convOrigin, 'pmp');
   const free = pmpFreeReason(m);
+  if (category === 'authentication' && !free && ctx.authInternational && authInternationalFor(m, at, ctx)) category = 'authentication_international';
   const unit: BillingUnit = { day: utcDayStart(at), category, free, charge: null };
   if (free) return { unit, rank: null };
   const localDay = localDayOf(at, ctx.timeZone);

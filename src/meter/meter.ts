@@ -7,12 +7,13 @@
  * Every projection row remembers the unit it last contributed, so each step is "take the old
  * unit out, put the new one in"; that makes the rollup exact whatever order events arrive in.
  */
+import type { AuthInternationalEligibility } from '../billing/auth-international.ts';
 import { utcDayStart } from '../billing/calendar.ts';
 import type { UsageCategory } from '../billing/categories.ts';
 import { conversationFacts, conversationUnit, freeTierGroup, mergeMessage, type ConversationState } from '../billing/conversation.ts';
 import { CBP_FREE_TIER_SIZE } from '../billing/eras.ts';
 import { deliveredAt, mergeStatus, sameMessageState, sentAt, type MessageState, type MeterStatus } from '../billing/message-state.ts';
-import { messageRole, pmpMessageUnit } from '../billing/message-unit.ts';
+import { messageRole, pmpMessageUnit, type PmpContext } from '../billing/message-unit.ts';
 import { priceCharge, tierBoundaries, type PriceBooks } from '../billing/pricing.ts';
 import type { RateCategory } from '../billing/rate-cards.ts';
 import { addUnit, bump, sameUnit, type BillingUnit, type ChargeKey, type Delta, type UsageCounter } from '../billing/usage.ts';
@@ -26,6 +27,7 @@ import {
   conversationKey,
   loadConversations,
   loadMessages,
+  messagesOfPhone,
   rankAt,
   rankGroupSizes,
   rankMismatches,
@@ -48,6 +50,10 @@ export interface ChannelContext {
   currency: string;
   /** Who volume tiers accrue for: the client's business portfolio, else the WABA. */
   tierAccount: string;
+  clientId: string;
+  /** The client's country (its primary business location) and Meta's authentication-international eligibility. */
+  businessCountry: string;
+  authInternational: AuthInternationalEligibility | null;
 }
 
 export interface MeterDeps {
@@ -55,12 +61,20 @@ export interface MeterDeps {
   channelOf(phoneNumberId: string): ChannelContext | undefined;
 }
 
+function pmpContext(ch: ChannelContext, deps: MeterDeps): PmpContext {
+  return {
+    ...ch,
+    hasInternationalRate: (market, day) =>
+      deps.books.rates.rateFor({ unit: 'message', market, currency: ch.currency, category: 'authentication_international', day }).ok,
+  };
+}
+
 /** The changes one batch makes to the rollup and to charge groups, applied at its end. */
 class Ledger {
   readonly usage = new Map<string, { phoneNumberId: string; day: number; delta: Delta }>();
   readonly charges = new Map<string, ChargeRow>();
 
-  constructor(private readonly books: PriceBooks) {}
+  constructor(private readonly books: PriceBooks, private readonly clientOf: (phoneNumberId: string) => ChannelContext | undefined) {}
 
   at(phoneNumberId: string, day: number): Delta {
     const k = `${phoneNumberId}|${day}`;
@@ -109,7 +123,7 @@ class Ledger {
 
   async flush(db: Executor): Promise<void> {
     await addCharges(db, [...this.charges.values()].filter((r) => r.quantity !== 0 || r.amount !== 0 || r.unpriced !== 0));
-    await addUsage(db, this.usage);
+    await addUsage(db, this.usage, (phoneNumberId) => this.clientOf(phoneNumberId)?.clientId);
   }
 }
 
@@ -130,7 +144,7 @@ export async function applyEvents(db: Executor, events: MeterStatus[], deps: Met
   }
   if (byMessage.size === 0) return;
 
-  const ledger = new Ledger(deps.books);
+  const ledger = new Ledger(deps.books, deps.channelOf);
   const stored = await loadMessages(db, [...byMessage.keys()]);
   const messages = new Map<string, Touched<MessageRow>>();
   const conversationMembers = new Map<string, MessageState[]>();
@@ -150,7 +164,7 @@ export async function applyEvents(db: Executor, events: MeterStatus[], deps: Met
       delivered_day: delivered == null ? null : utcDayStart(delivered),
       unclassified_day: role === 'unclassified' && delivered != null ? utcDayStart(delivered) : null,
     });
-    const rank = role === 'message' ? pmpMessageUnit(state, ch)?.rank ?? null : null;
+    const rank = role === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.rank ?? null : null;
     placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key } : null);
     if (before) copyUnitColumns(row, before);
     ledger.count(ch.phoneNumberId, 'messages_sent', before?.sent_day ?? null, row.sent_day);
@@ -180,7 +194,7 @@ async function applyUnits(db: Executor, messages: Map<string, Touched<MessageRow
     const ch = deps.channelOf(t.row.phone_number_id);
     if (!ch) continue;
     const state = messageFromRow(t.row);
-    const unit = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, ch)?.unit ?? null : null;
+    const unit = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.unit ?? null : null;
     if (unit?.charge && t.row.rank_group != null) unit.charge.tier = t.row.rank_slot;
     ledger.unit(ch, t.before ? unitOf(t.before, 'message') : null, unit);
     setUnitColumns(t.row, unit);
@@ -208,9 +222,9 @@ export async function repriceAll(db: Executor, deps: MeterDeps): Promise<{ group
   const groups = (await allRankGroups(db, 'pmp|')).map((g) => g.rank_group);
   for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps);
   const retiered = messages.size;
-  await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books));
+  await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books, deps.channelOf));
 
-  const ledger = new Ledger(deps.books);
+  const ledger = new Ledger(deps.books, deps.channelOf);
   let after: ChargeRow | null = null;
   let total = 0;
   let repriced = 0;
@@ -239,6 +253,38 @@ export async function repriceAll(db: Executor, deps: MeterDeps): Promise<{ group
   }
   await ledger.flush(db);
   return { groups: total, repriced, retiered };
+}
+
+/**
+ * Re-derives the units of every message of some phone numbers from their stored state: after a
+ * client's business portfolio (who its volume tiers accrue with) or its authentication-
+ * international eligibility changed. Conversations depend on neither.
+ */
+export async function remeterPhones(db: Executor, phoneNumberIds: string[], deps: MeterDeps, chunk = 5_000): Promise<number> {
+  let total = 0;
+  for (const phone of phoneNumberIds) {
+    const ch = deps.channelOf(phone);
+    if (!ch) continue;
+    let after = '';
+    for (;;) {
+      const rows = await messagesOfPhone(db, phone, after, chunk);
+      if (rows.length === 0) break;
+      const touched = new Map<string, Touched<MessageRow>>();
+      for (const before of rows) {
+        const state = messageFromRow(before);
+        const rank = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.rank ?? null : null;
+        const row = { ...before };
+        placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key: before.message_key } : null);
+        touched.set(before.message_key, { before, row });
+      }
+      await saveMessages(db, [...touched.values()].map((t) => t.row));
+      await rerank(db, 'messages', touched, deps);
+      await applyUnits(db, touched, new Map(), deps, new Ledger(deps.books, deps.channelOf));
+      total += rows.length;
+      after = rows[rows.length - 1].message_key;
+    }
+  }
+  return total;
 }
 
 /** Folds member messages into their conversations; returns the changed rows (saved by the caller). */

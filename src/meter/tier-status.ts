@@ -3,6 +3,7 @@
  * `account_update` webhooks (VOLUME_BASED_PRICING_TIER_UPDATE).
  */
 import { marketsOn } from '../billing/markets.ts';
+import type { TierStatus, TierStatusQuery } from '../accounts/meter-hooks.ts';
 import type { PriceBooks } from '../billing/pricing.ts';
 import { tierIndexOf, tierLabel } from '../billing/volume-tiers.ts';
 import { allRankGroups, type Executor } from '../store/meter-store.ts';
@@ -13,11 +14,8 @@ export function marketOfRegion(region: string, month: string): string | null {
   return marketsOn(`${month}-01`).find((m) => m.toLowerCase().replace(/&/g, 'and').replace(/\s+/g, ' ') === wanted.replace(/&/g, 'and')) ?? null;
 }
 
-export interface TierStatusQuery { portfolioOrWabaId: string; market: string; category: string; month: string }
 /** Charged messages counted in the group this month, and the tier (`LOWER:UPPER`) that puts it in. */
-export type TierStatus = { count: number; tier: string } | null;
-
-export async function tierStatus(db: Executor, books: PriceBooks, q: TierStatusQuery): Promise<TierStatus> {
+export async function tierStatus(db: Executor, books: PriceBooks, q: TierStatusQuery): Promise<TierStatus | null> {
   const market = marketOfRegion(q.market, q.month) ?? q.market;
   const category = q.category.trim().toLowerCase().replace(/-/g, '_');
   // Group keys: pmp|account|market|currency|category|month (one per currency the account bills in).

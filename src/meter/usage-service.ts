@@ -7,7 +7,7 @@ import { marketOf } from '../billing/markets.ts';
 import { microsToJson } from '../billing/money.ts';
 import type { RateBook, RateCategory } from '../billing/rate-cards.ts';
 import { emptyCounters, hasUsage, usageRow, USAGE_COUNTERS, type UsageCounters } from '../billing/usage.ts';
-import { usageByDay } from '../store/meter-store.ts';
+import { clientUsageByDay, usageByDay } from '../store/meter-store.ts';
 import type { Store } from '../store/database.ts';
 import type { Channel, Client } from '../store/tenants-store.ts';
 
@@ -47,7 +47,10 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
       const bucketOf = q.granularity === 'day' ? utcDayStart : utcMonthStart;
       // Whole buckets: every bucket that overlaps [start, end], from its first day to its last.
       const lastDay = q.granularity === 'day' ? utcDayStart(q.end) : utcDayStart(nextMonthStart(q.end) - 1);
-      const days = await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), lastDay);
+      // All of a client's channels: its own rollup (365 rows a year); a subset: the channels' rows.
+      const days = selected.length === channels.length && channels.every((c) => c.client_id === client.id) && selected.length > 1
+        ? await clientUsageByDay(deps.store.db, client.id, bucketOf(q.start), lastDay)
+        : await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), lastDay);
       const buckets = new Map<number, UsageCounters>();
       for (const { day, counters } of days) {
         const b = bucketOf(day);

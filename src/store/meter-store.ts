@@ -49,6 +49,13 @@ export async function loadMessages(db: Executor, keys: string[]): Promise<Map<st
   return out;
 }
 
+/** A phone number's messages in key order after `afterKey` (keyset pagination for re-metering). */
+export async function messagesOfPhone(db: Executor, phoneNumberId: string, afterKey: string, limit: number): Promise<MessageRow[]> {
+  return db.selectFrom('messages').selectAll()
+    .where('phone_number_id', '=', phoneNumberId).where('message_key', '>', afterKey)
+    .orderBy('message_key').limit(limit).execute();
+}
+
 const UNIT_COLUMNS = [
   'unit_day', 'unit_category', 'unit_free', 'unit_local_day', 'unit_market', 'unit_tier',
   'rank_group', 'rank_time', 'rank_key', 'rank_slot',
@@ -212,23 +219,56 @@ export async function chargesOf(db: Executor, phoneNumberIds: string[], fromDay:
     .orderBy('day').orderBy('phone_number_id').orderBy('category').orderBy('market').orderBy('tier').execute();
 }
 
-/** Adds per-(phone number, day) deltas to the daily rollup. */
-export async function addUsage(db: Executor, deltas: Map<string, { phoneNumberId: string; day: number; delta: Delta }>): Promise<void> {
-  const rows = [...deltas.values()]
-    .filter((d) => Object.values(d.delta).some((v) => v !== 0))
-    .map((d) => {
-      const row: Record<string, number | string> = { phone_number_id: d.phoneNumberId, day: d.day };
-      for (const c of USAGE_COUNTERS) row[c] = d.delta[c] ?? 0;
-      return row as Insertable<Database['usage_daily']>;
-    });
+type UsageDeltas = Map<string, { phoneNumberId: string; day: number; delta: Delta }>;
+
+/** Adds per-(phone number, day) deltas to the daily rollup, and their sums to the client rollup. */
+export async function addUsage(db: Executor, deltas: UsageDeltas, clientOf: (phoneNumberId: string) => string | undefined): Promise<void> {
+  const perClient = new Map<string, Record<string, number | string>>();
+  const rows: Record<string, number | string>[] = [];
+  for (const d of deltas.values()) {
+    if (!Object.values(d.delta).some((v) => v !== 0)) continue;
+    const row: Record<string, number | string> = { phone_number_id: d.phoneNumberId, day: d.day };
+    for (const c of USAGE_COUNTERS) row[c] = d.delta[c] ?? 0;
+    rows.push(row);
+    const clientId = clientOf(d.phoneNumberId);
+    if (clientId == null) continue;
+    const k = `${clientId}|${d.day}`;
+    let sum = perClient.get(k);
+    if (!sum) {
+      sum = { client_id: clientId, day: d.day };
+      for (const c of USAGE_COUNTERS) sum[c] = 0;
+      perClient.set(k, sum);
+    }
+    for (const c of USAGE_COUNTERS) (sum[c] as number) += d.delta[c] ?? 0;
+  }
   for (const part of chunks(rows, USAGE_COUNTERS.length + 2)) {
-    await db.insertInto('usage_daily').values(part)
+    await db.insertInto('usage_daily').values(part as Insertable<Database['usage_daily']>[])
       .onConflict((oc) => oc.columns(['phone_number_id', 'day']).doUpdateSet((eb) => {
         const set: Record<string, unknown> = {};
         for (const c of USAGE_COUNTERS) set[c] = eb(eb.ref(`usage_daily.${c}`), '+', eb.ref(`excluded.${c}`));
         return set;
       })).execute();
   }
+  for (const part of chunks([...perClient.values()], USAGE_COUNTERS.length + 2)) {
+    await db.insertInto('client_usage_daily').values(part as Insertable<Database['client_usage_daily']>[])
+      .onConflict((oc) => oc.columns(['client_id', 'day']).doUpdateSet((eb) => {
+        const set: Record<string, unknown> = {};
+        for (const c of USAGE_COUNTERS) set[c] = eb(eb.ref(`client_usage_daily.${c}`), '+', eb.ref(`excluded.${c}`));
+        return set;
+      })).execute();
+  }
+}
+
+/** A client's usage per UTC day bucket, days within [fromDay, toDay] (all its channels). */
+export async function clientUsageByDay(db: Executor, clientId: string, fromDay: number, toDay: number): Promise<{ day: number; counters: UsageCounters }[]> {
+  const rows = await db.selectFrom('client_usage_daily').selectAll()
+    .where('client_id', '=', clientId).where('day', '>=', fromDay).where('day', '<=', toDay)
+    .orderBy('day').execute();
+  return rows.map((r) => {
+    const counters = {} as UsageCounters;
+    for (const c of USAGE_COUNTERS) counters[c] = Number(r[c]);
+    return { day: Number(r.day), counters };
+  });
 }
 
 /** Usage of some phone numbers summed per UTC day bucket, days within [fromDay, toDay]. */

@@ -157,6 +157,12 @@ const charges: Migration = async (db, dialect) => {
     .addColumn('reason', 'text')
     .addPrimaryKeyConstraint('charges_pk', ['phone_number_id', 'day', 'local_day', 'unit', 'category', 'market', 'tier'])
     .execute();
+  // The daily rollup again per client, so a client's year is 365 rows whatever its channel count.
+  let clientUsage = db.schema.createTable('client_usage_daily')
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('day', bigint, (c) => c.notNull());
+  for (const counter of USAGE_COUNTERS) clientUsage = clientUsage.addColumn(counter, bigint, (c) => c.notNull().defaultTo(0));
+  await clientUsage.addPrimaryKeyConstraint('client_usage_daily_pk', ['client_id', 'day']).execute();
   // How many units each ranking group holds (free-tier and volume-tier groups).
   await db.schema.createTable('rank_groups')
     .addColumn('rank_group', 'text', (c) => c.primaryKey())

@@ -153,6 +153,7 @@ export interface RankGroupsTable {
 }
 
 export type UsageDailyTable = { phone_number_id: string; day: number } & Record<UsageCounter, number>;
+export type ClientUsageDailyTable = { client_id: string; day: number } & Record<UsageCounter, number>;
 
 /** `account_update` VOLUME_BASED_PRICING_TIER_UPDATE webhooks, as received (exact duplicates dropped). */
 export interface VolumeTierUpdatesTable {
@@ -198,6 +199,7 @@ export interface Database {
   messages: MessagesTable;
   conversations: ConversationsTable;
   usage_daily: UsageDailyTable;
+  client_usage_daily: ClientUsageDailyTable;
   rate_card_rows: RateCardRowsTable;
   volume_tier_rows: VolumeTierRowsTable;
   charges: ChargesTable;

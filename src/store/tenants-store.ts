@@ -88,7 +88,7 @@ export async function channelByPhoneNumberId(db: Executor, phoneNumberId: string
 export async function allChannelContexts(db: Executor) {
   return db.selectFrom('channels').innerJoin('clients', 'clients.id', 'channels.client_id')
     .select([
-      'channels.phone_number_id', 'channels.waba_id', 'channels.timezone', 'clients.currency',
+      'channels.phone_number_id', 'channels.waba_id', 'channels.timezone', 'channels.client_id', 'clients.currency',
       'clients.business_portfolio_id', 'clients.country', 'clients.auth_international_eligibility',
     ])
     .execute();

@@ -191,13 +191,10 @@ export function createTenantsService(deps: TenantsDeps) {
       };
       const alreadyRegistered = () => conflict(`Phone number id ${channel.phone_number_id} is already registered`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
       if (await tenants.channelByPhoneNumberId(db, channel.phone_number_id)) throw alreadyRegistered();
-      let claimed = false;
-      let reloaded = false;
       const replayed = await deps.queue.exclusive(async (trx) => {
         await tenants.insertChannel(trx, channel);
         // The meter must see the channel while replaying; if the transaction fails, it never existed.
-        deps.channels.set({ phoneNumberId: channel.phone_number_id, wabaId: channel.waba_id, timeZone: channel.timezone, currency: client.currency, tierAccount: client.business_portfolio_id ?? channel.waba_id });
-        claimed = true;
+        await deps.channels.load(trx);
         // An eligibility Meta announced for this WABA before anyone claimed it becomes the
         // client's, unless the client already has one (set through the API or by another WABA).
         if (client.auth_international_eligibility == null) {
@@ -205,15 +202,14 @@ export function createTenantsService(deps: TenantsDeps) {
           if (stored) {
             const text = serializeEligibility({ start_time: Number(stored.start_time), exception_countries: JSON.parse(stored.exception_countries) });
             await tenants.setClientsEligibility(trx, [clientId], text);
-            reloaded = true;
             await deps.channels.load(trx);
             await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
           }
         }
         return replayPhone(trx, channel.phone_number_id, deps.meter);
       }).catch(async (err) => {
-        if (reloaded) await deps.channels.load(db).catch(() => undefined);
-        else if (claimed) deps.channels.delete(channel.phone_number_id);
+        // Back to what is committed.
+        await deps.channels.load(db).catch(() => undefined);
         throw isUniqueViolation(err) ? alreadyRegistered() : err;
       });
       return { channel, replayed };

@@ -160,7 +160,7 @@ for (const dialect of DIALECTS) {
       const rows = await allChannelContexts(t.services.store.db);
       const mine = rows.find((r) => r.phone_number_id === ch.phone_number_id);
       assert.deepEqual(mine, {
-        phone_number_id: ch.phone_number_id, waba_id: 'W-ctx', timezone: 'UTC', currency: 'USD',
+        phone_number_id: ch.phone_number_id, waba_id: 'W-ctx', timezone: 'UTC', client_id: c.id, currency: 'USD',
         business_portfolio_id: 'BP-ctx', country: 'IN', auth_international_eligibility: JSON.stringify(eligibility),
       });
     });
