@@ -276,7 +276,7 @@ export class RateBook {
 }
 
 /** Index of the first row whose effectiveFrom is after `day` (YYYY-MM-DD compares as text). */
-function upperBound(list: readonly RateCardRow[], day: string): number {
+export function upperBound(list: readonly { effectiveFrom: string }[], day: string): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {

@@ -15,6 +15,7 @@
  *
  * Pure apart from reading the shipped example CSV once at module load.
  */
+import { upperBound } from './rate-cards.ts';
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { parseMoney, type Micros } from './money.ts';
@@ -284,16 +285,6 @@ export class TierBook {
 
 const bookKey = (currency: string, market: string, category: TierCategory) => `${currency}\u0000${market}\u0000${category}`;
 
-function upperBound(list: readonly { effectiveFrom: string }[], day: string): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid].effectiveFrom <= day) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * Index of the tier holding the `ordinal`-th charged message of the month (1-based): the first

@@ -13,6 +13,7 @@
  * A recognised event with a malformed payload is refused with its path and a reason, like a bad
  * status. Strings are kept as Meta spells them (trimmed): readers fold categories and regions.
  */
+import { describe, isObject, typeName, type JsonObject } from './json-describe.ts';
 import { normalizeEligibility, type AuthInternationalEligibility } from '../billing/auth-international.ts';
 
 export const VOLUME_TIER_EVENT = 'VOLUME_BASED_PRICING_TIER_UPDATE';
@@ -62,7 +63,6 @@ const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const TIER = /^\d+:(\d+|[A-Za-z]+)$/;
 const COUNTRY = /^[A-Za-z]{2}$/;
 
-type JsonObject = Record<string, unknown>;
 
 /**
  * One `account_update` change value (`path` is the value's path in the body). `wabaId` is the
@@ -154,20 +154,5 @@ function text(v: unknown): string | undefined {
   return t === '' || t.length > MAX_TEXT ? undefined : t;
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
-function typeName(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `a ${typeof v}`;
-}
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return typeName(v);
-}

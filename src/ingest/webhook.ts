@@ -6,6 +6,7 @@
  * (see account-update.ts). A bad status or account update is refused on its own, with its path
  * and a reason; only a body that is not a WhatsApp webhook at all throws (WebhookShapeError).
  */
+import { describe, isObject, typeName, type JsonObject } from './json-describe.ts';
 import { parseAccountUpdate, unixSeconds as plausibleUnixSeconds, type AccountUpdate } from './account-update.ts';
 import type { NormalizedStatus, RefusedStatus } from './status.ts';
 
@@ -49,7 +50,6 @@ const MIN_UNIX_SECONDS = 946684800; // 2000-01-01T00:00:00Z
 const MAX_UNIX_SECONDS = 4102444800; // 2100-01-01T00:00:00Z
 const TIMESTAMP_RULE = 'unix seconds between 2000-01-01 and 2100-01-01';
 
-type JsonObject = Record<string, unknown>;
 
 /** What every status of one change shares. */
 interface ChangeContext {
@@ -413,21 +413,5 @@ function nonEmpty(v: string | null): string | null {
   return v === null || v === '' ? null : v;
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
-function typeName(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `a ${typeof v}`;
-}
 
-/** A short, safe rendering of a scalar for a reason; containers are named by type only. */
-function describe(v: unknown): string {
-  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return typeName(v);
-}
