@@ -24,4 +24,4 @@ export const ErrorEnvelope = Type.Object({
       status: Type.Integer(),
     }),
   }),
-}, { $id: 'ErrorEnvelope', description: 'Error envelope of the Partner API' });
+}, { description: 'Error envelope of the Partner API' });
