@@ -2,6 +2,7 @@
  * Configuration from the environment, validated once at start.
  */
 import { randomBytes } from 'node:crypto';
+import { parseRateLimit, type RateLimitRule } from './api/rate-limit.ts';
 
 export interface Config {
   port: number;
@@ -17,6 +18,20 @@ export interface Config {
   demo: boolean;
   webhookBodyLimit: number;
   logLevel: string;
+  /** Access token lifetime in seconds (WABAMETER_TOKEN_TTL). */
+  tokenTtl: number;
+  /** Refresh token lifetime in seconds (WABAMETER_REFRESH_TOKEN_TTL). */
+  refreshTokenTtl: number;
+  /** Limit on `…/info/balance` per client (WABAMETER_BALANCE_RATE_LIMIT, e.g. `5/30s`); null = none. */
+  balanceRateLimit: RateLimitRule | null;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number of seconds ≥ ${min}, got "${raw}"`);
+  return n;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -25,6 +40,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const bodyLimit = Number(env.WEBHOOK_BODY_LIMIT ?? 16 * 1024 * 1024);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new Error(`WEBHOOK_BODY_LIMIT must be a byte count, got "${env.WEBHOOK_BODY_LIMIT}"`);
   const adminToken = env.WABAMETER_ADMIN_TOKEN?.trim();
+  const tokenTtl = seconds(env, 'WABAMETER_TOKEN_TTL', 86400, 60);
+  const refreshTokenTtl = seconds(env, 'WABAMETER_REFRESH_TOKEN_TTL', Math.max(30 * 86400, tokenTtl), 60);
+  if (refreshTokenTtl < tokenTtl) throw new Error('WABAMETER_REFRESH_TOKEN_TTL must be at least WABAMETER_TOKEN_TTL');
+  let balanceRateLimit: RateLimitRule | null;
+  try {
+    balanceRateLimit = parseRateLimit(env.WABAMETER_BALANCE_RATE_LIMIT?.trim() || '5/30s');
+  } catch (err) {
+    throw new Error(`WABAMETER_BALANCE_RATE_LIMIT: ${(err as Error).message}`);
+  }
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
@@ -36,5 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo: !['0', 'false', 'no', 'off'].includes((env.WABAMETER_DEMO ?? '1').toLowerCase()),
     webhookBodyLimit: bodyLimit,
     logLevel: env.LOG_LEVEL ?? 'info',
+    tokenTtl,
+    refreshTokenTtl,
+    balanceRateLimit,
   };
 }

@@ -8,7 +8,7 @@ import { createServices } from './services.ts';
 import { countPartners } from './store/tenants-store.ts';
 
 const config = loadConfig();
-const services = await createServices({ databaseUrl: config.databaseUrl });
+const services = await createServices({ databaseUrl: config.databaseUrl, auth: { accessTokenTtl: config.tokenTtl, refreshTokenTtl: config.refreshTokenTtl } });
 let demo: DemoInfo | undefined;
 if (config.demo) {
   if ((await countPartners(services.store.db)) === 0) {
@@ -25,6 +25,7 @@ const app = await buildApp(services, {
   verifyToken: config.verifyToken,
   webhookBodyLimit: config.webhookBodyLimit,
   logLevel: config.logLevel,
+  balanceRateLimit: config.balanceRateLimit,
 });
 await app.listen({ port: config.port, host: config.host });
 

@@ -3,6 +3,7 @@
  * the services the HTTP layer and the CLI use. Nothing else constructs these.
  */
 import { createAccountsService } from './accounts/accounts-service.ts';
+import { createAuthService, type AuthSettings } from './auth/auth-service.ts';
 import { loadDefaultRateBook, type RateBook } from './billing/rate-cards.ts';
 import { ChannelDirectory } from './meter/channel-directory.ts';
 import { IngestQueue } from './meter/ingest.ts';
@@ -12,12 +13,19 @@ import type { Executor } from './store/meter-store.ts';
 import type { PriceBooks } from './billing/pricing.ts';
 import { createUsageService } from './meter/usage-service.ts';
 import { createChargesService } from './meter/charges-service.ts';
+import { createMessageUsageService } from './meter/message-usage-service.ts';
 import { tierStatus } from './meter/tier-status.ts';
 import { openStore } from './store/database.ts';
 import { openRates } from './rates/rates-service.ts';
 import { createTenantsService } from './tenants/tenants-service.ts';
 
-export async function createServices(opts: { databaseUrl: string; rates?: RateBook; now?: () => number }) {
+export async function createServices(opts: {
+  databaseUrl: string;
+  rates?: RateBook;
+  now?: () => number;
+  /** Token lifetimes; `nowMs` is the auth clock in milliseconds (tests move it). */
+  auth?: Partial<AuthSettings> & { nowMs?: () => number };
+}) {
   const store = await openStore(opts.databaseUrl);
   const rates = opts.rates ?? loadDefaultRateBook();
   const { tiers, ratesService } = await openRates({ store, rates, now: opts.now, onChange: (): Promise<unknown> => services.repriceAfterRateChange() });
@@ -46,7 +54,10 @@ export async function createServices(opts: { databaseUrl: string; rates?: RateBo
     tenants,
     accounts: createAccountsService({ store, queue, channels, meter, now: opts.now }),
     usage,
+    auth: createAuthService({ store, settings: opts.auth, nowMs: opts.auth?.nowMs }),
     charges: createChargesService({ store }),
+    /** Per-message analytics of a channel (`…/info/usage`, Meta's pricing_analytics shape). */
+    messageUsage: createMessageUsageService({ store, books }),
     books,
     tiers,
     ratesService,

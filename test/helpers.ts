@@ -10,6 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/api/app.ts';
 import { createServices, type Services } from '../src/services.ts';
 import type { RateBook } from '../src/billing/rate-cards.ts';
+import type { RateLimitRule } from '../src/api/rate-limit.ts';
+import type { AuthSettings } from '../src/auth/auth-service.ts';
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -54,14 +56,36 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startApp(dialect: TestDialect, opts: { appSecrets?: string[]; verifyToken?: string; rates?: RateBook; webhookBodyLimit?: number } = {}): Promise<TestApp> {
+/** The suite's balance rate limit: generous, so tests that read balances often are not refused. */
+export const TEST_BALANCE_RATE_LIMIT: RateLimitRule = { limit: 100_000, windowMs: 30_000 };
+
+export interface StartAppOptions {
+  appSecrets?: string[];
+  verifyToken?: string;
+  rates?: RateBook;
+  webhookBodyLimit?: number;
+  /** Limit on `…/info/balance` (default TEST_BALANCE_RATE_LIMIT; null = none; the service's default is 5 per 30 s). */
+  balanceRateLimit?: RateLimitRule | null;
+  /** Clock in milliseconds for the rate limit and token expiry (default Date.now). */
+  nowMs?: () => number;
+  /** Token lifetimes in seconds. */
+  auth?: Partial<AuthSettings>;
+  logLevel?: string;
+  logStream?: { write(line: string): unknown };
+}
+
+export async function startApp(dialect: TestDialect, opts: StartAppOptions = {}): Promise<TestApp> {
   const store = await freshStore(dialect);
-  const services = await createServices({ databaseUrl: store.url, rates: opts.rates });
+  const services = await createServices({ databaseUrl: store.url, rates: opts.rates, auth: { ...opts.auth, nowMs: opts.nowMs } });
   const app = await buildApp(services, {
     adminToken: ADMIN_TOKEN,
     appSecrets: opts.appSecrets ?? [],
     verifyToken: opts.verifyToken ?? null,
     webhookBodyLimit: opts.webhookBodyLimit ?? 16 * 1024 * 1024,
+    balanceRateLimit: opts.balanceRateLimit === undefined ? TEST_BALANCE_RATE_LIMIT : opts.balanceRateLimit,
+    nowMs: opts.nowMs,
+    logLevel: opts.logLevel,
+    logStream: opts.logStream,
   });
   return {
     services,

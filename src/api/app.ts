@@ -6,11 +6,16 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.ts';
 import { requireAdmin, requirePartner } from './auth.ts';
 import { registerErrorHandling } from './error-handler.ts';
+import { registerOpenApi, serializeWithJsonStringify } from './openapi.ts';
+import { balanceRateLimit, DEFAULT_BALANCE_RATE_LIMIT, type RateLimitRule, type RateLimitStore } from './rate-limit.ts';
 import { FORMATS } from './formats.ts';
+import { HealthResponse } from './schemas.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { authRoutes } from './routes/auth.ts';
 import { balanceRoutes } from './routes/balance.ts';
 import { rateCardRoutes } from './routes/rate-cards.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { usageRoutes } from './routes/usage.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface AppOptions {
@@ -19,29 +24,50 @@ export interface AppOptions {
   verifyToken: string | null;
   webhookBodyLimit: number;
   logLevel?: string;
+  /** Where log lines go (default stdout); tests capture them. */
+  logStream?: { write(line: string): unknown };
+  /** Limit on `…/info/balance` per client (default 5 per 30 s); null = none. */
+  balanceRateLimit?: RateLimitRule | null;
+  /** Shared counter store for the limit (default: this process's memory). */
+  rateLimitStore?: RateLimitStore;
+  /** The rate limit's clock in milliseconds (tests move it). */
+  nowMs?: () => number;
 }
 
 export async function buildApp(services: Services, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: opts.logLevel ?? 'silent', redact: ['req.headers["x-api-key"]', 'req.headers.authorization'] },
+    logger: {
+      level: opts.logLevel ?? 'silent',
+      redact: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers["d360-api-key"]', 'req.body.password', 'req.body.refresh_token'],
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
     // One log line per webhook would drown the log; errors are still logged with their request.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, formats: FORMATS } },
     bodyLimit: 1024 * 1024,
   });
   registerErrorHandling(app);
+  // Response schemas document the API; they never reshape a response (see openapi.ts).
+  serializeWithJsonStringify(app);
+  // Before any route: the OpenAPI generator collects routes as they are added.
+  await registerOpenApi(app);
   // Who is calling is settled before the request is validated: a caller without credentials
   // learns nothing about what a valid request looks like.
   app.addHook('onRequest', async (request) => {
     const route = request.routeOptions.url ?? '';
     if (route.startsWith('/admin/')) requireAdmin(request, opts.adminToken);
     else if (route.startsWith('/api/v2/partners/:partner_id')) {
-      await requirePartner(request, (request.params as { partner_id: string }).partner_id, services.tenants);
+      await requirePartner(request, (request.params as { partner_id: string }).partner_id, services.auth);
     }
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // After authentication: only a caller entitled to a client's data uses up its quota.
+  const balanceLimit = opts.balanceRateLimit === undefined ? DEFAULT_BALANCE_RATE_LIMIT : opts.balanceRateLimit;
+  if (balanceLimit) app.addHook('onRequest', balanceRateLimit({ rule: balanceLimit, store: opts.rateLimitStore, nowMs: opts.nowMs }));
+  app.get('/healthz', { schema: { summary: 'Liveness check', response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const }));
   await app.register(tenantRoutes(services));
+  await app.register(authRoutes(services));
   await app.register(balanceRoutes(services));
+  await app.register(usageRoutes(services));
   await app.register(accountRoutes(services));
   await app.register(rateCardRoutes(services));
   await app.register(webhookRoutes(services, { appSecrets: opts.appSecrets, verifyToken: opts.verifyToken, bodyLimit: opts.webhookBodyLimit }));

@@ -3,7 +3,18 @@
  * (`meta.success`, `http_code`, `developer_message`, `details`, `error_data`), and a 500 never
  * carries internals.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `oauth`: errors of this route are OAuth 2.0 style, `{"error","error_description"}` (the
+     * token endpoint, as 360dialog's), with the envelope's `meta` alongside for clients that
+     * read `meta` on every error.
+     */
+    errorStyle?: 'oauth';
+  }
+}
 import { AppError } from '../errors.ts';
 
 export function envelope(status: number, code: string, message: string, details: string[] = []) {
@@ -21,6 +32,21 @@ export function envelope(status: number, code: string, message: string, details:
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, details: string[] = []) {
   return reply.code(status).type('application/json; charset=utf-8').send(envelope(status, code, message, details));
 }
+
+/** RFC 6749 §5.2 error codes; anything else is mapped onto them by status. */
+const OAUTH_CODES = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope']);
+
+export function oauthError(status: number, code: string, message: string, details: string[] = []) {
+  const error = OAUTH_CODES.has(code) ? code : status >= 500 ? 'server_error' : status === 401 ? 'invalid_grant' : 'invalid_request';
+  const description = details.length > 0 ? `${message}: ${details.join('; ')}` : message;
+  return { error, error_description: description, ...envelope(status, code, message, details) };
+}
+
+function sendOAuthError(reply: FastifyReply, status: number, code: string, message: string, details: string[] = []) {
+  return reply.code(status).type('application/json; charset=utf-8').header('cache-control', 'no-store').send(oauthError(status, code, message, details));
+}
+
+const senderFor = (request: FastifyRequest) => (request.routeOptions.config?.errorStyle === 'oauth' ? sendOAuthError : sendError);
 
 interface AjvError { instancePath?: string; message?: string; params?: Record<string, unknown> }
 
@@ -46,18 +72,40 @@ const KNOWN_CLIENT_ERRORS: Record<string, [number, string, string]> = {
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) return sendError(reply, err.status, err.code, err.message, err.details);
+    const send = senderFor(request);
+    if (err instanceof AppError) return send(reply, err.status, err.code, err.message, err.details);
     if (err.validation) {
-      return sendError(reply, 400, 'invalid_parameter', 'The request has invalid parameters', validationDetails(err));
+      return send(reply, 400, 'invalid_parameter', 'The request has invalid parameters', validationDetails(err));
     }
     const known = err.code ? KNOWN_CLIENT_ERRORS[err.code] : undefined;
-    if (known) return sendError(reply, known[0], known[1], known[2], err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? [err.message] : []);
+    // The parser's message quotes the body; the token endpoint's body holds a password.
+    const quotesBody = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' && send === sendError;
+    if (known) return send(reply, known[0], known[1], known[2], quotesBody ? [err.message] : []);
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendError(reply, err.statusCode, 'invalid_request', err.message);
+      return send(reply, err.statusCode, 'invalid_request', err.message);
     }
     request.log.error({ err }, 'unhandled error');
-    return sendError(reply, 500, 'internal_error', 'Internal server error; the failure was logged');
+    return send(reply, 500, 'internal_error', 'Internal server error; the failure was logged');
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`));
+
+  // 405 for a path some route serves with other methods: Fastify's router answers 404, so the
+  // not-found handler matches the path against every registered route's pattern.
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const escaped = route.url.split('/').map((seg) =>
+      seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/');
+    routes.push({ pattern: new RegExp(`^${escaped}$`), methods: [route.method].flat().map(String) });
+  });
+  const allowedMethods = (path: string) =>
+    [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, 'method_not_allowed', `Method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+    }
+    return sendError(reply, 404, 'not_found', `No route ${request.method} ${path}`);
+  });
 }

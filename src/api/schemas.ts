@@ -2,7 +2,7 @@
  * Schemas shared by several routes. One definition validates requests, types handlers and
  * (later) documents the API.
  */
-import { Type } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
 
@@ -25,3 +25,41 @@ export const ErrorEnvelope = Type.Object({
     }),
   }),
 }, { description: 'Error envelope of the Partner API' });
+
+// ---------------------------------------------------------------------------------------------
+// Response building blocks. Response schemas document the API (/openapi.json) and are checked
+// against real responses by test/openapi/; they never shape a response (see openapi.ts: the
+// serializer is plain JSON.stringify).
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request: every invalid parameter is named in `meta.details`',
+  401: 'Credentials missing, unknown, revoked or expired; `meta.developer_message` says what to send',
+  403: 'Forbidden',
+  404: 'Not found: unknown partner, client or channel, or one that belongs to another partner',
+  409: 'Conflict with the current state',
+  413: 'Request body too large',
+  415: 'Unsupported Content-Type',
+  429: 'Too many requests: wait for `Retry-After` seconds',
+  500: 'Internal error (the body carries no internals; the failure was logged)',
+  503: 'Temporarily unavailable: retry later',
+};
+
+/** The error envelope as the response of one status, with that status's description. */
+export function errorResponse(status: number, description = ERROR_DESCRIPTIONS[status] ?? 'Error') {
+  return Type.Unsafe<Static<typeof ErrorEnvelope>>({ ...ErrorEnvelope, description });
+}
+
+/** `{ 400: envelope, 401: envelope, … }` for a route's `schema.response`. */
+export function errorResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: ReturnType<typeof errorResponse> } {
+  return Object.fromEntries(statuses.map((s) => [s, errorResponse(s)])) as { [K in S[number]]: ReturnType<typeof errorResponse> };
+}
+
+/** An amount of money in the currency's unit: a JSON number carrying the exact decimal (micros). */
+export const Money = Type.Number({ minimum: 0, description: 'Amount in the currency unit (a JSON number, exact to 6 decimals)' });
+/** A count of units or messages. */
+export const Count = Type.Integer({ minimum: 0 });
+export const Nullable = <T extends TSchema>(schema: T, options: { description?: string } = {}) => Type.Union([schema, Type.Null()], options);
+/** An ISO-8601 date-time in UTC, e.g. `2026-02-01T00:00:00Z`. */
+export const IsoDateTime = Type.String({ format: 'date-time' });
+
+export const HealthResponse = Type.Object({ status: Type.Literal('ok') }, { description: 'The service is up and ready' });

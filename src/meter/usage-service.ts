@@ -42,26 +42,30 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
   }
 
   return {
-    async balance(client: Client, channels: Channel[], q: UsageQuery) {
+    /** `channels`: all of the client's channels (client endpoint) or the one asked for (channel endpoint). */
+    async balance(client: Client, channels: Channel[], q: UsageQuery, scope: 'client' | 'channel') {
       const selected = q.appIds ? channels.filter((c) => q.appIds!.includes(c.app_id)) : channels;
       const bucketOf = q.granularity === 'day' ? utcDayStart : utcMonthStart;
       // Whole buckets: every bucket that overlaps [start, end], from its first day to its last.
       const lastDay = q.granularity === 'day' ? utcDayStart(q.end) : utcDayStart(nextMonthStart(q.end) - 1);
-      // All of a client's channels: its own rollup (365 rows a year); a subset: the channels' rows.
-      const days = selected.length === channels.length && channels.every((c) => c.client_id === client.id) && selected.length > 1
+      // The whole client: its own rollup (365 rows a year); a channel or an app subset: their rows.
+      const days = scope === 'client' && selected.length === channels.length
         ? await clientUsageByDay(deps.store.db, client.id, bucketOf(q.start), lastDay)
         : await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), lastDay);
-      const buckets = new Map<number, UsageCounters>();
-      for (const { day, counters } of days) {
-        const b = bucketOf(day);
-        let sum = buckets.get(b);
-        if (!sum) buckets.set(b, (sum = emptyCounters()));
-        for (const c of USAGE_COUNTERS) sum[c] += counters[c];
+      let buckets: [number, UsageCounters][];
+      if (q.granularity === 'day') {
+        buckets = days.map((d) => [d.day, d.counters]);
+      } else {
+        const sums = new Map<number, UsageCounters>();
+        for (const { day, counters } of days) {
+          const b = bucketOf(day);
+          let sum = sums.get(b);
+          if (!sum) sums.set(b, (sum = emptyCounters()));
+          for (const c of USAGE_COUNTERS) sum[c] += counters[c];
+        }
+        buckets = [...sums.entries()].sort((a, b) => a[0] - b[0]);
       }
-      const usage = [...buckets.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .filter(([, k]) => hasUsage(k))
-        .map(([start, k]) => usageRow(isoUtc(start), k));
+      const usage = buckets.filter(([, k]) => hasUsage(k)).map(([start, k]) => usageRow(isoUtc(start), k));
       // Business-initiated ≈ a marketing template; user-initiated ≈ a service reply (PMP era).
       const bi = listPrice(client, 'marketing');
       const ui = listPrice(client, 'service');

@@ -235,12 +235,47 @@ const accountUpdates: Migration = async (db, dialect) => {
   await db.schema.createIndex('channels_waba').ifNotExists().on('channels').columns(['waba_id']).execute();
 };
 
-/** 5: Partner API auth: named keys (already in 1), partner users and their tokens. */
+/** 5: Partner API auth: named keys (table from 1, plus `last4`), partner users and their token pairs. */
 const partnerAuth: Migration = async (db, dialect) => {
-  void db; void dialect;
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  await db.schema.alterTable('api_keys').addColumn('last4', 'text').execute();
+  await db.schema.createIndex('api_keys_partner').ifNotExists().on('api_keys').columns(['partner_id', 'created_at']).execute();
+
+  await db.schema.createTable('partner_users')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.id'))
+    .addColumn('username', 'text', (c) => c.notNull().unique())
+    .addColumn('password_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('partner_users_partner').on('partner_users').columns(['partner_id', 'created_at']).execute();
+
+  await db.schema.createTable('partner_tokens')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('partner_users.id'))
+    .addColumn('partner_id', 'text', (c) => c.notNull())
+    .addColumn('access_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('refresh_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('access_expires_at', bigint, (c) => c.notNull())
+    .addColumn('refresh_expires_at', bigint, (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('refresh_used_at', 'text')
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('partner_tokens_user').on('partner_tokens').columns(['user_id']).execute();
+  // Expired pairs are purged by refresh expiry.
+  await db.schema.createIndex('partner_tokens_expiry').on('partner_tokens').columns(['refresh_expires_at']).execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth];
+/** 6: list endpoints and per-message analytics: a partner's channels; a phone number's PMP units by day. */
+const listAndUsageIndexes: Migration = async (db) => {
+  await db.schema.createIndex('channels_partner').ifNotExists().on('channels').columns(['partner_id', 'created_at']).execute();
+  await db.schema.createIndex('clients_partner_created').ifNotExists().on('clients').columns(['partner_id', 'created_at']).execute();
+  await db.schema.createIndex('messages_phone_unit_day').ifNotExists().on('messages').columns(['phone_number_id', 'unit_day']).execute();
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes];
 
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   await db.schema.createTable('meta').ifNotExists()

@@ -25,6 +25,36 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: string;
   revoked_at: string | null;
+  /** The key's last four characters, shown in lists to tell keys apart (null for keys made before migration 5). */
+  last4: ColumnType<string | null, string | null | undefined, string | null>;
+}
+/** A partner's login for the legacy token flow (`POST /api/v2/token`); only a scrypt hash of the password. */
+export interface PartnerUsersTable {
+  id: string;
+  partner_id: string;
+  /** Unique across partners: the token endpoint names no partner. */
+  username: string;
+  /** `scrypt$N$r$p$<salt>$<hash>` (src/auth/passwords.ts). */
+  password_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+/**
+ * One issued token pair: SHA-256 hashes of the access and refresh tokens (never the tokens),
+ * their expiries in Unix seconds, and when the refresh token was spent (refresh tokens are
+ * single-use) or the pair revoked.
+ */
+export interface PartnerTokensTable {
+  id: string;
+  user_id: string;
+  partner_id: string;
+  access_hash: string;
+  refresh_hash: string;
+  access_expires_at: number;
+  refresh_expires_at: number;
+  created_at: string;
+  refresh_used_at: string | null;
+  revoked_at: string | null;
 }
 export interface ClientsTable {
   id: string;
@@ -193,6 +223,8 @@ export interface MetaTable {
 export interface Database {
   partners: PartnersTable;
   api_keys: ApiKeysTable;
+  partner_users: PartnerUsersTable;
+  partner_tokens: PartnerTokensTable;
   clients: ClientsTable;
   channels: ChannelsTable;
   status_events: StatusEventsTable;

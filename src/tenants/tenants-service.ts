@@ -14,6 +14,8 @@ import { replayPhone, type IngestQueue } from '../meter/ingest.ts';
 import type { MeterDeps } from '../meter/meter.ts';
 import { isUniqueViolation, type Store } from '../store/database.ts';
 import * as tenants from '../store/tenants-store.ts';
+import { CHANNEL_STATUS, CLIENT_STATUS } from './derived-fields.ts';
+import { parseFilters, parseSort, type ParamError } from './list-query.ts';
 
 export interface TenantsDeps {
   store: Store;
@@ -57,6 +59,37 @@ export interface NewChannel {
   waba_id: string;
   app_id: string;
   timezone?: string;
+}
+
+/** A list request as received (query parameters of `GET …/clients` and `…/channels`). */
+export interface ListRequest {
+  limit?: number;
+  offset?: number;
+  sort?: string | string[];
+  filters?: string;
+}
+
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+const DEFAULT_SORT = ['created_at'];
+
+/** The parts of a list response that echo the request. */
+export interface ListEcho {
+  filters: Record<string, unknown>;
+  sort: string[];
+  limit: number;
+  offset: number;
+}
+
+function listQuery<K extends string, S extends string>(req: ListRequest, filterKeys: readonly K[], sortFields: Readonly<Record<string, S>>) {
+  const sort = parseSort(req.sort, sortFields, DEFAULT_SORT);
+  const filters = parseFilters(req.filters, filterKeys);
+  const errors: ParamError[] = [...sort.errors, ...filters.errors];
+  if (errors.length > 0) {
+    throw badRequest('The request has invalid parameters', errors.map((e) => `${e.field}: ${e.message}`), 'invalid_parameter');
+  }
+  const echo: ListEcho = { filters: filters.echo, sort: sort.echo, limit: req.limit ?? DEFAULT_LIST_LIMIT, offset: req.offset ?? 0 };
+  return { echo, filters: filters.terms, sort: sort.terms };
 }
 
 /** The stored JSON of an eligibility, refusing one that lists a country twice. */
@@ -149,6 +182,24 @@ export function createTenantsService(deps: TenantsDeps) {
 
     listClients: (partnerId: string) => tenants.clientsOfPartner(db, partnerId),
 
+    /**
+     * One page of a partner's clients: `sort`, `filters`, `limit`, `offset` as the Partner API
+     * takes them (src/tenants/list-query.ts), applied in SQL. Bad sort fields or filter keys → 400.
+     */
+    async pageClients(partnerId: string, req: ListRequest) {
+      const q = listQuery(req, tenants.CLIENT_FILTER_KEYS, tenants.CLIENT_SORT_FIELDS);
+      const page = await tenants.clientsPage(db, partnerId, { ...q, limit: q.echo.limit, offset: q.echo.offset, derivedStatus: CLIENT_STATUS, dialect: deps.store.dialect });
+      return { ...q.echo, total: page.total, rows: page.rows };
+    },
+
+    /** One page of a partner's channels: of one client (404 if it is not the partner's), or all of them when clientId is null. */
+    async pageChannels(partnerId: string, clientId: string | null, req: ListRequest) {
+      const q = listQuery(req, tenants.CHANNEL_FILTER_KEYS, tenants.CHANNEL_SORT_FIELDS);
+      if (clientId != null) await this.getClient(partnerId, clientId);
+      const page = await tenants.channelsPage(db, partnerId, clientId, { ...q, limit: q.echo.limit, offset: q.echo.offset, derivedStatus: CHANNEL_STATUS, dialect: deps.store.dialect });
+      return { ...q.echo, total: page.total, rows: page.rows };
+    },
+
     /** A client's pricing profile (any partner's: for the meter, not for the API); undefined if unknown. */
     async getPricingProfile(clientId: string): Promise<PricingProfile | undefined> {
       const c = await tenants.clientById(db, clientId);
@@ -216,8 +267,8 @@ export function createTenantsService(deps: TenantsDeps) {
     },
 
     async getChannel(partnerId: string, clientId: string, channelId: string) {
-      const list = await this.listChannels(partnerId, clientId);
-      const ch = list.find((c) => c.id === channelId);
+      await this.getClient(partnerId, clientId);
+      const ch = await tenants.channelOfClient(db, partnerId, clientId, channelId);
       if (!ch) throw notFound('Channel');
       return ch;
     },

@@ -34,8 +34,8 @@ function assertNamesFields(res: LightMyRequestResponse, fields: string[]) {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at', 'business_portfolio_id', 'auth_international_eligibility'];
-const CHANNEL_KEYS = ['id', 'partner_id', 'client_id', 'phone_number', 'phone_number_id', 'waba_id', 'app_id', 'timezone', 'created_at', 'setup_info', 'waba_account', 'integration'];
+const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at', 'status', 'business_portfolio_id', 'auth_international_eligibility'];
+const CHANNEL_KEYS = ['id', 'partner_id', 'client_id', 'phone_number', 'phone_number_id', 'waba_id', 'app_id', 'timezone', 'created_at', 'status', 'account_mode', 'setup_info', 'waba_account', 'integration'];
 
 for (const dialect of DIALECTS) {
   describe(`tenants API [${dialect}]`, () => {
@@ -127,7 +127,7 @@ for (const dialect of DIALECTS) {
       const a = await newClient(p, { name: 'A', currency: 'eur', country: 'de', payment_mode: 'direct', timezone: 'Europe/Berlin' });
       assert.deepEqual(Object.keys(a), CLIENT_KEYS);
       assert.match(a.id, /^[A-Za-z0-9]+CL$/);
-      assert.deepEqual({ ...a, id: 'x', created_at: 'x' }, { id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x', business_portfolio_id: null, auth_international_eligibility: null });
+      assert.deepEqual({ ...a, id: 'x', created_at: 'x' }, { id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x', status: 'active', business_portfolio_id: null, auth_international_eligibility: null });
       assert.match(a.created_at, ISO_INSTANT);
       // Time zone defaults to UTC.
       const b = await newClient(p, { name: 'B', currency: 'USD', country: 'US', payment_mode: 'partner' });
@@ -196,8 +196,8 @@ for (const dialect of DIALECTS) {
         id: 'x', partner_id: p.id, client_id: c.id, phone_number: '+49 30 1234567', phone_number_id: `${dialect}-ch-a`,
         waba_id: '102290129340398', app_id: '214',
         timezone: 'Europe/Berlin', // the client's, when the channel names none
-        created_at: 'x',
-        setup_info: { phone_number: '+49 30 1234567' }, waba_account: { id: '102290129340398' }, integration: { app_id: '214' },
+        created_at: 'x', status: 'running', account_mode: 'live',
+        setup_info: { phone_number: '+49 30 1234567' }, waba_account: { id: '102290129340398', fb_account_status: 'APPROVED' }, integration: { app_id: '214' },
       });
       const b = await newChannel(p, c.id, { timezone: 'Asia/Kolkata', app_id: '231' });
       assert.equal(b.timezone, 'Asia/Kolkata');

@@ -19,6 +19,7 @@ import { AppError } from '../../errors.ts';
 import type { RateCardListing, VolumeTierListing } from '../../rates/rates-service.ts';
 import type { Services } from '../../services.ts';
 import { tierLabel } from '../../billing/volume-tiers.ts';
+import { errorResponses } from '../schemas.ts';
 
 /** Meta's cards for all markets of one currency are a few kB; 5 MB leaves room for any sheet. */
 export const CSV_BODY_LIMIT = 5 * 1024 * 1024;
@@ -79,6 +80,73 @@ export function volumeTierView(s: VolumeTierListing) {
   };
 }
 
+// ---- Responses (documentation and tests only: see openapi.ts) ----
+
+const Rate = Type.Number({ minimum: 0, description: 'Rate per unit in the currency unit (exact decimal)' });
+const MarketOut = Type.String({ description: "Meta's pricing market, e.g. India, Rest of Africa" });
+const CurrencyOut = Type.String({ description: 'ISO 4217 code' });
+const LoadedAt = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When an operator loaded it; null for a shipped default' });
+const Source = Type.String({ description: 'Where the rows came from: the shipped reference file, or the upload (filename and time)' });
+
+const RateCardUploaded = Type.Object({
+  effective_from: Day,
+  unit: Unit,
+  rows: Type.Integer({ minimum: 0, description: 'Card rows (market × currency) loaded' }),
+  markets: Type.Array(MarketOut),
+  currencies: Type.Array(CurrencyOut),
+}, { description: 'What was loaded; everything already metered was re-priced' });
+
+const VolumeTiersUploaded = Type.Object({
+  effective_from: Day,
+  rows: Type.Integer({ minimum: 0, description: 'Tier rows loaded' }),
+  schedules: Type.Integer({ minimum: 0, description: 'Schedules (market × currency × category) loaded' }),
+  markets: Type.Array(MarketOut),
+  currencies: Type.Array(CurrencyOut),
+}, { description: 'What was loaded; everything already metered was re-priced' });
+
+const RateCardRow = Type.Object({
+  effective_from: Day,
+  unit: Unit,
+  market: MarketOut,
+  currency: CurrencyOut,
+  rates: Type.Object({
+    marketing: Type.Optional(Rate),
+    utility: Type.Optional(Rate),
+    authentication: Type.Optional(Rate),
+    authentication_international: Type.Optional(Rate),
+    service: Type.Optional(Rate),
+    business_initiated: Type.Optional(Rate),
+    user_initiated: Type.Optional(Rate),
+  }, { description: 'Rate per category; a category the card has no rate for (n/a) is absent' }),
+  source: Source,
+  shipped_default: Type.Boolean({ description: 'Shipped with the build (true) or loaded by an operator (false)' }),
+  replaced: Type.Boolean({ description: 'A shipped default an operator row for the same date, unit, market and currency replaced' }),
+  loaded_at: LoadedAt,
+});
+
+const VolumeTierSchedule = Type.Object({
+  effective_from: Day,
+  market: MarketOut,
+  currency: CurrencyOut,
+  category: Type.Unsafe<string>({ type: 'string', enum: ['utility', 'authentication', 'authentication_international'] }),
+  tiers: Type.Array(Type.Object({
+    tier: Type.String({ description: "Meta's label, LOWER:UPPER (MAX for an open end)" }),
+    from: Type.Integer({ minimum: 0 }),
+    to: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'null = no upper bound' }),
+    rate: Rate,
+  })),
+  source: Source,
+  shipped_default: Type.Boolean(),
+  replaced: Type.Boolean(),
+  loaded_at: LoadedAt,
+});
+
+const RateCardList = Type.Object({ count: Type.Integer({ minimum: 0 }), filters: RateCardFilter, rate_cards: Type.Array(RateCardRow) });
+const VolumeTierList = Type.Object({ count: Type.Integer({ minimum: 0 }), filters: TierFilter, volume_tiers: Type.Array(VolumeTierSchedule) });
+
+/** The CSV body is read raw (not validated by a schema); this documents it. */
+const csvBodyDoc = (description: string) => ({ openapi: { body: Type.String({ description }), consumes: ['text/csv', 'application/csv'] } });
+
 export const rateCardRoutes = (services: Services): FastifyPluginAsync => async (root) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { ratesService } = services;
@@ -93,24 +161,32 @@ export const rateCardRoutes = (services: Services): FastifyPluginAsync => async 
     done(unsupportedMediaType(request.headers['content-type']), undefined);
   });
 
-  app.post('/admin/rate-cards', { bodyLimit: CSV_BODY_LIMIT, schema: { querystring: RateCardUpload } }, async (request, reply) => {
+  app.post('/admin/rate-cards', {
+    bodyLimit: CSV_BODY_LIMIT,
+    config: csvBodyDoc("One of Meta's rate-card CSVs (title rows, `Market,Currency,<categories>`, `n/a`, currency symbols)"),
+    schema: { summary: "Load one of Meta's rate cards (CSV); re-prices what was metered", querystring: RateCardUpload, response: { 201: RateCardUploaded, ...errorResponses(400, 401, 413, 415) } },
+  }, async (request, reply) => {
     const q = request.query;
     const result = await ratesService.loadRateCard(csvBody(request), { effectiveFrom: q.effective_from, unit: q.unit, filename: q.filename });
     return reply.code(201).send({ effective_from: q.effective_from, unit: q.unit, ...result });
   });
 
-  app.post('/admin/volume-tiers', { bodyLimit: CSV_BODY_LIMIT, schema: { querystring: TierUpload } }, async (request, reply) => {
+  app.post('/admin/volume-tiers', {
+    bodyLimit: CSV_BODY_LIMIT,
+    config: csvBodyDoc('Tier rows: `market,currency,category,from,to,rate` (an empty `to` = no upper bound)'),
+    schema: { summary: 'Load volume-tier schedules (CSV); re-prices what was metered', querystring: TierUpload, response: { 201: VolumeTiersUploaded, ...errorResponses(400, 401, 413, 415) } },
+  }, async (request, reply) => {
     const q = request.query;
     const result = await ratesService.loadVolumeTiers(csvBody(request), { effectiveFrom: q.effective_from, filename: q.filename });
     return reply.code(201).send({ effective_from: q.effective_from, ...result });
   });
 
-  app.get('/admin/rate-cards', { schema: { querystring: RateCardFilter } }, async (request) => {
+  app.get('/admin/rate-cards', { schema: { summary: 'Rate cards loaded: shipped defaults and operator rows, in force or not', querystring: RateCardFilter, response: { 200: RateCardList, ...errorResponses(400, 401) } } }, async (request) => {
     const list = ratesService.listRateCards(request.query).map(rateCardView);
     return { count: list.length, filters: request.query, rate_cards: list };
   });
 
-  app.get('/admin/volume-tiers', { schema: { querystring: TierFilter } }, async (request) => {
+  app.get('/admin/volume-tiers', { schema: { summary: 'Volume-tier schedules loaded: shipped defaults and operator rows', querystring: TierFilter, response: { 200: VolumeTierList, ...errorResponses(400, 401) } } }, async (request) => {
     const list = ratesService.listVolumeTiers(request.query).map(volumeTierView);
     return { count: list.length, filters: request.query, volume_tiers: list };
   });

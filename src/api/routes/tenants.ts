@@ -1,14 +1,17 @@
 /**
- * Tenants over HTTP: partners (admin), clients and channels (partner key).
+ * Tenants over HTTP: partners (admin), clients and channels (partner key), and the Partner API's
+ * list endpoints (`limit`, `offset`, `sort`, `filters`; src/tenants/list-query.ts).
  */
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { parseEligibility } from '../../billing/auth-international.ts';
 import { badRequest } from '../../errors.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../../services.ts';
 import type { Channel, Client } from '../../store/tenants-store.ts';
-import { ClientParams, PartnerParams, ChannelParams } from '../schemas.ts';
+import { CHANNEL_ACCOUNT_MODE, CHANNEL_STATUS, CLIENT_STATUS, FB_ACCOUNT_STATUS } from '../../tenants/derived-fields.ts';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../tenants/tenants-service.ts';
+import { ClientParams, ErrorEnvelope, PartnerParams, ChannelParams } from '../schemas.ts';
 
 export function clientView(c: Client) {
   return {
@@ -17,9 +20,10 @@ export function clientView(c: Client) {
     name: c.name,
     currency: c.currency,
     country: c.country,
-    payment_mode: c.payment_mode,
+    payment_mode: c.payment_mode as 'direct' | 'partner',
     timezone: c.timezone,
     created_at: c.created_at,
+    status: CLIENT_STATUS,
     business_portfolio_id: c.business_portfolio_id ?? null,
     auth_international_eligibility: parseEligibility(c.auth_international_eligibility),
   };
@@ -36,12 +40,89 @@ export function channelView(c: Channel) {
     app_id: c.app_id,
     timezone: c.timezone,
     created_at: c.created_at,
+    // Constants the meter has no source for (src/tenants/derived-fields.ts), never null.
+    status: CHANNEL_STATUS,
+    account_mode: CHANNEL_ACCOUNT_MODE,
     // The nested shape 360dialog's channel objects use, read by existing partner code.
     setup_info: { phone_number: c.phone_number },
-    waba_account: { id: c.waba_id },
+    waba_account: { id: c.waba_id, fb_account_status: FB_ACCOUNT_STATUS },
     integration: { app_id: c.app_id },
   };
 }
+
+// ---- response schemas (they also drive serialization and the OpenAPI document) --------------
+
+/** The error envelope for each listed status (src/api/error-handler.ts sends it). */
+export function errorResponses(...codes: number[]): Record<number, typeof ErrorEnvelope> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorEnvelope]));
+}
+
+const IsoInstant = Type.String({ format: 'date-time', description: 'ISO 8601 instant (UTC), e.g. 2026-02-03T10:15:00.000Z' });
+const EligibilityView = Type.Union([
+  Type.Object({
+    start_time: Type.Integer({ description: 'Unix seconds' }),
+    exception_countries: Type.Array(Type.Object({ country_code: Type.String(), start_time: Type.Integer() })),
+  }),
+  Type.Null(),
+], { description: "Meta's auth_international_rate_eligibility; null = not eligible" });
+
+const clientProperties = {
+  id: Type.String({ description: 'Client id (ends in CL)' }),
+  partner_id: Type.String(),
+  name: Type.String(),
+  currency: Type.String({ description: 'ISO 4217, upper case' }),
+  country: Type.String({ description: 'ISO 3166-1 alpha-2, upper case' }),
+  payment_mode: Type.Union([Type.Literal('direct'), Type.Literal('partner')]),
+  timezone: Type.String({ description: 'IANA time zone' }),
+  created_at: IsoInstant,
+  status: Type.String({ description: `Always "${CLIENT_STATUS}" (derived: the meter holds no client life cycle)` }),
+  business_portfolio_id: Type.Union([Type.String(), Type.Null()]),
+  auth_international_eligibility: EligibilityView,
+};
+export const ClientView = Type.Object(clientProperties, { description: 'A client (one business)' });
+
+const channelProperties = {
+  id: Type.String({ description: 'Channel id (ends in CH)' }),
+  partner_id: Type.String(),
+  client_id: Type.String(),
+  phone_number: Type.String({ description: 'As registered, e.g. +49 30 1234567' }),
+  phone_number_id: Type.String({ description: "Meta's phone number id" }),
+  waba_id: Type.String(),
+  app_id: Type.String(),
+  timezone: Type.String({ description: 'IANA time zone (the WABA\'s)' }),
+  created_at: IsoInstant,
+  status: Type.String({ description: `Always "${CHANNEL_STATUS}" (derived constant)` }),
+  account_mode: Type.String({ description: `Always "${CHANNEL_ACCOUNT_MODE}" (derived constant)` }),
+  setup_info: Type.Object({ phone_number: Type.String() }),
+  waba_account: Type.Object({
+    id: Type.String({ description: 'The WABA id (= waba_id)' }),
+    fb_account_status: Type.String({ description: `Always "${FB_ACCOUNT_STATUS}" (derived constant)` }),
+  }),
+  integration: Type.Object({ app_id: Type.String() }),
+};
+export const ChannelView = Type.Object(channelProperties, { description: 'A channel (one phone number)' });
+const CreatedChannel = Type.Object({ ...channelProperties, replayed_statuses: Type.Integer({ description: 'Statuses already received for this number, metered at registration' }) });
+// Responses are serialized with JSON.stringify (openapi.ts), so a field added later is sent even
+// before it is listed here; test/openapi/ fails until it is.
+const CreatedPartner = Type.Object({
+  id: Type.String({ description: 'Partner id (ends in PA)' }),
+  name: Type.String(),
+  api_key: Type.String({ description: "The partner's first API key (named default), for X-API-Key. Shown once; only its hash is stored" }),
+}, { description: 'The new partner and its first API key' });
+
+function listEnvelope<T extends TSchema>(key: 'clients' | 'partner_channels', item: T) {
+  return Type.Object({
+    count: Type.Integer({ description: 'Items in this page' }),
+    filters: Type.Record(Type.String(), Type.Unknown(), { description: 'The filters applied, as parsed from the request ({} when none)' }),
+    sort: Type.Array(Type.String(), { description: 'The sort applied, e.g. ["name","-created_at"]; default ["created_at"]' }),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    total: Type.Integer({ description: 'Items matching the filters, over all pages' }),
+    [key]: Type.Array(item),
+  });
+}
+export const ClientList = listEnvelope('clients', ClientView);
+export const ChannelList = listEnvelope('partner_channels', ChannelView);
 
 const NewPartner = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
 // `type: [X, 'null']` rather than a union: with coerceTypes a union would coerce null to "" and
@@ -98,38 +179,50 @@ const NewChannel = Type.Object({
   app_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
   timezone: Type.Optional(Type.String({ format: 'iana-time-zone', description: 'IANA time zone, e.g. Europe/Berlin' })),
 });
-const Paging = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_LIMIT, description: `Page size, default ${DEFAULT_LIST_LIMIT}` })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'Items to skip, default 0' })),
+  sort: Type.Optional(Type.Union([
+    Type.String({ maxLength: 1000 }),
+    Type.Array(Type.String({ maxLength: 200 }), { maxItems: 10 }),
+  ], { description: '`field` ascending, `-field` descending; a list as repeated parameters or comma-separated (`name,-created_at`). Default created_at' })),
+  filters: Type.Optional(Type.String({ maxLength: 4000, description: 'A JSON object as a string, e.g. {"name":"Acme"}; the Python-style {\'status\': \'running\'} is accepted too' })),
 });
 
 export const tenantRoutes = (services: Services): FastifyPluginAsync => async (root) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { tenants } = services;
 
-  app.post('/admin/partners', { schema: { body: NewPartner } }, async (request, reply) => {
+  app.post('/admin/partners', { schema: { body: NewPartner, response: { 201: CreatedPartner, ...errorResponses(400, 401, 413, 415, 500) } } }, async (request, reply) => {
     return reply.code(201).send(await tenants.createPartner(request.body.name));
   });
 
-  app.post('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, body: NewClient } }, async (request, reply) => {
+  app.post('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, body: NewClient, response: { 201: ClientView, ...errorResponses(400, 401, 404, 413, 415, 500) } } }, async (request, reply) => {
     const client = await tenants.createClient(request.params.partner_id, request.body);
     return reply.code(201).send(clientView(client));
   });
 
-  app.get('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, querystring: Paging } }, async (request) => {
-    const all = await tenants.listClients(request.params.partner_id);
-    const limit = request.query.limit ?? 100;
-    const offset = request.query.offset ?? 0;
-    const page = all.slice(offset, offset + limit).map(clientView);
-    return { count: page.length, filters: {}, sort: ['created_at'], limit, offset, total: all.length, clients: page };
+  const listErrors = errorResponses(400, 401, 404, 500);
+
+  app.get('/api/v2/partners/:partner_id/clients', { schema: { params: PartnerParams, querystring: ListQuery, response: { 200: ClientList, ...listErrors } } }, async (request) => {
+    const { rows, ...page } = await tenants.pageClients(request.params.partner_id, request.query);
+    const clients = rows.map(clientView);
+    return { count: clients.length, filters: page.filters, sort: page.sort, limit: page.limit, offset: page.offset, total: page.total, clients };
   });
 
-  app.get('/api/v2/partners/:partner_id/clients/:client_id', { schema: { params: ClientParams } }, async (request) => {
+  // Every channel of the partner, whatever its client.
+  app.get('/api/v2/partners/:partner_id/channels', { schema: { params: PartnerParams, querystring: ListQuery, response: { 200: ChannelList, ...listErrors } } }, async (request) => {
+    const { rows, ...page } = await tenants.pageChannels(request.params.partner_id, null, request.query);
+    const channels = rows.map(channelView);
+    return { count: channels.length, filters: page.filters, sort: page.sort, limit: page.limit, offset: page.offset, total: page.total, partner_channels: channels };
+  });
+
+  app.get('/api/v2/partners/:partner_id/clients/:client_id', { schema: { params: ClientParams, response: { 200: ClientView, ...listErrors } } }, async (request) => {
     return clientView(await tenants.getClient(request.params.partner_id, request.params.client_id));
   });
 
   app.patch('/api/v2/partners/:partner_id/clients/:client_id', {
-    schema: { params: ClientParams, body: ClientPatch },
+    schema: { params: ClientParams, body: ClientPatch, response: { 200: ClientView, ...errorResponses(400, 401, 404, 413, 415, 500) } },
     // Fields PATCH cannot change are refused by name (the validator would drop them silently).
     preValidation: async (request) => {
       const body = request.body;
@@ -144,20 +237,18 @@ export const tenantRoutes = (services: Services): FastifyPluginAsync => async (r
     return clientView(await tenants.updateClient(p.partner_id, p.client_id, request.body));
   });
 
-  app.post('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, body: NewChannel } }, async (request, reply) => {
+  app.post('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, body: NewChannel, response: { 201: CreatedChannel, ...errorResponses(400, 401, 404, 409, 413, 415, 500) } } }, async (request, reply) => {
     const { channel, replayed } = await tenants.createChannel(request.params.partner_id, request.params.client_id, request.body);
     return reply.code(201).send({ ...channelView(channel), replayed_statuses: replayed });
   });
 
-  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, querystring: Paging } }, async (request) => {
-    const all = await tenants.listChannels(request.params.partner_id, request.params.client_id);
-    const limit = request.query.limit ?? 100;
-    const offset = request.query.offset ?? 0;
-    const page = all.slice(offset, offset + limit).map(channelView);
-    return { count: page.length, filters: {}, sort: ['created_at'], limit, offset, total: all.length, partner_channels: page };
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels', { schema: { params: ClientParams, querystring: ListQuery, response: { 200: ChannelList, ...listErrors } } }, async (request) => {
+    const { rows, ...page } = await tenants.pageChannels(request.params.partner_id, request.params.client_id, request.query);
+    const channels = rows.map(channelView);
+    return { count: channels.length, filters: page.filters, sort: page.sort, limit: page.limit, offset: page.offset, total: page.total, partner_channels: channels };
   });
 
-  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels/:channel_id', { schema: { params: ChannelParams } }, async (request) => {
+  app.get('/api/v2/partners/:partner_id/clients/:client_id/channels/:channel_id', { schema: { params: ChannelParams, response: { 200: ChannelView, ...listErrors } } }, async (request) => {
     const p = request.params;
     return channelView(await tenants.getChannel(p.partner_id, p.client_id, p.channel_id));
   });

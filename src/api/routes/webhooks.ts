@@ -19,6 +19,7 @@ import { verifySignature } from '../../ingest/signature.ts';
 import { parseWebhook, WebhookShapeError } from '../../ingest/webhook.ts';
 import type { Services } from '../../services.ts';
 import { sendError } from '../error-handler.ts';
+import { errorResponse, errorResponses } from '../schemas.ts';
 
 // Real webhook bodies nest about 8 deep; anything far deeper is an attack or a bug.
 const MAX_DEPTH = 64;
@@ -35,6 +36,47 @@ const Handshake = Type.Object({
   'hub.verify_token': Type.Optional(Type.String()),
 });
 
+// ---- Responses (documentation and tests only: see openapi.ts) ----
+
+const WebhookAccepted = Type.Object({
+  success: Type.Literal(true),
+  stored: Type.Integer({ minimum: 0, description: 'Statuses newly stored' }),
+  duplicates: Type.Integer({ minimum: 0, description: "Statuses already held (Meta's retries)" }),
+  account_updates: Type.Integer({ minimum: 0, description: 'account_update records accepted (volume tiers, auth-international eligibility), new or already held' }),
+  refused: Type.Array(Type.Object({ path: Type.String({ description: 'Where in the body, e.g. entry[0].changes[0].value.statuses[1]' }), reason: Type.String() }), { description: 'What was refused, each on its own' }),
+  ignored: Type.Object({
+    messages: Type.Integer({ minimum: 0, description: 'Incoming messages (not billed)' }),
+    changes: Type.Integer({ minimum: 0, description: 'Changes of fields the meter does not read' }),
+  }),
+}, { description: 'Committed: everything accepted is stored' });
+
+const WebhookResponses = {
+  200: WebhookAccepted,
+  ...errorResponses(400, 413),
+  401: errorResponse(401, 'X-Hub-Signature-256 is missing or does not match the body (when an app secret is configured)'),
+  503: errorResponse(503, 'The statuses could not be stored; Meta retries'),
+};
+
+/** The body is read raw (for the signature) and parsed by the handler; this documents it. */
+const WebhookBodyDoc = {
+  openapi: {
+    consumes: ['application/json'],
+    body: Type.Object({
+      object: Type.String({ description: 'whatsapp_business_account' }),
+      entry: Type.Array(Type.Object({
+        id: Type.Union([Type.String(), Type.Integer()], { description: 'The WABA id' }),
+        changes: Type.Array(Type.Object({ field: Type.String({ description: 'messages, account_update, …' }), value: Type.Object({}) })),
+      })),
+    }, { description: "Meta's webhook notification (Cloud API envelope), signed with X-Hub-Signature-256" }),
+  },
+};
+
+const HandshakeResponses = {
+  200: { description: 'Verified: the hub.challenge, echoed as text/plain', content: { 'text/plain': { schema: Type.String() } } },
+  403: errorResponse(403, 'Verification disabled (no WHATSAPP_VERIFY_TOKEN) or the token does not match'),
+  ...errorResponses(400),
+};
+
 export const webhookRoutes = (services: Services, opts: WebhookOptions): FastifyPluginAsync => async (root) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -42,7 +84,7 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
 
-  app.get('/webhooks/whatsapp', { schema: { querystring: Handshake } }, async (request, reply) => {
+  app.get('/webhooks/whatsapp', { schema: { summary: "Meta's verification handshake", querystring: Handshake, response: HandshakeResponses } }, async (request, reply) => {
     const q = request.query;
     if (!opts.verifyToken) return sendError(reply, 403, 'verification_disabled', 'Webhook verification is not configured: set WHATSAPP_VERIFY_TOKEN');
     if (q['hub.mode'] !== 'subscribe' || q['hub.verify_token'] !== opts.verifyToken) {
@@ -79,7 +121,7 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
       return sendError(reply, 503, 'store_unavailable', 'The statuses could not be stored; retry later');
     }
     return {
-      success: true,
+      success: true as const,
       stored: outcome.stored,
       duplicates: outcome.duplicates,
       account_updates: parsed.accountUpdates.length,
@@ -88,7 +130,10 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
     };
   };
 
-  app.post('/webhooks/whatsapp', (request, reply) => receive(request, reply));
-  app.post('/webhooks/whatsapp/:phone_number_id', { schema: { params: Type.Object({ phone_number_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }) } },
+  app.post('/webhooks/whatsapp', { config: WebhookBodyDoc, schema: { summary: 'Status and account_update notifications (Cloud API)', response: WebhookResponses } }, (request, reply) => receive(request, reply));
+  app.post('/webhooks/whatsapp/:phone_number_id', {
+    config: { openapi: { ...WebhookBodyDoc.openapi, body: { ...WebhookBodyDoc.openapi.body, description: 'A webhook notification in the On-Premises shape (no metadata.phone_number_id): the path names the phone number' } } },
+    schema: { summary: 'Status notifications of one phone number (On-Premises shape)', params: Type.Object({ phone_number_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }), response: WebhookResponses },
+  },
     (request, reply) => receive(request, reply, request.params.phone_number_id));
 };

@@ -1,0 +1,104 @@
+/**
+ * Shared pieces of the auth tests: the envelope check, partners with clients and channels, users
+ * and tokens, all created through the API.
+ */
+import assert from 'node:assert/strict';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { ADMIN_TOKEN } from '../helpers.ts';
+
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** The Partner API envelope with `status` and `code`; returns `meta`. */
+export function assertEnvelope(res: LightMyRequestResponse, status: number, code?: string) {
+  assert.equal(res.statusCode, status, res.body);
+  const body = res.json();
+  assert.deepEqual(Object.keys(body), ['meta'], res.body);
+  const meta = body.meta;
+  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
+  assert.equal(meta.success, false);
+  assert.equal(meta.http_code, status);
+  assert.equal(typeof meta.developer_message, 'string');
+  assert.ok(meta.developer_message.length > 0);
+  assert.ok(Array.isArray(meta.details));
+  if (code) assert.equal(meta.error_data.code, code);
+  assert.deepEqual(meta.error_data, { code: meta.error_data.code, message: meta.developer_message, real_message: meta.developer_message, status });
+  return meta as { developer_message: string; details: string[]; error_data: { code: string } };
+}
+
+/** A token-endpoint error: OAuth's `{error, error_description}` first, the envelope's `meta` alongside. */
+export function assertOAuthError(res: LightMyRequestResponse, status: number, error: string) {
+  assert.equal(res.statusCode, status, res.body);
+  const body = res.json();
+  assert.deepEqual(Object.keys(body), ['error', 'error_description', 'meta'], res.body);
+  assert.equal(body.error, error);
+  assert.equal(typeof body.error_description, 'string');
+  assert.ok(body.error_description.length > 0);
+  assert.equal(body.meta.http_code, status);
+  assert.equal(body.meta.success, false);
+  return body as { error: string; error_description: string };
+}
+
+export interface TestPartner {
+  id: string;
+  api_key: string;
+  headers: Record<string, string>;
+}
+
+export async function newPartner(app: FastifyInstance, name = 'P'): Promise<TestPartner> {
+  const res = await app.inject({ method: 'POST', url: '/admin/partners', headers: adminHeaders, payload: { name } });
+  assert.equal(res.statusCode, 201, res.body);
+  const p = res.json();
+  return { id: p.id, api_key: p.api_key, headers: { 'x-api-key': p.api_key } };
+}
+
+let phone = 0;
+
+/** A partner with one client and one channel. */
+export async function newTenant(app: FastifyInstance, name = 'P') {
+  const partner = await newPartner(app, name);
+  const client = await newClient(app, partner);
+  const channel = await newChannel(app, partner, client.id);
+  return { partner, client, channel };
+}
+
+export async function newClient(app: FastifyInstance, partner: TestPartner): Promise<{ id: string }> {
+  const res = await app.inject({
+    method: 'POST', url: `/api/v2/partners/${partner.id}/clients`, headers: partner.headers,
+    payload: { name: 'C', currency: 'USD', country: 'DE', payment_mode: 'direct' },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json();
+}
+
+export async function newChannel(app: FastifyInstance, partner: TestPartner, clientId: string): Promise<{ id: string }> {
+  const res = await app.inject({
+    method: 'POST', url: `/api/v2/partners/${partner.id}/clients/${clientId}/channels`, headers: partner.headers,
+    payload: { phone_number: '+4930123456', phone_number_id: `auth-${process.pid}-${++phone}`, waba_id: '102290129340398', app_id: '214' },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json();
+}
+
+let userCounter = 0;
+
+/** A partner user created by the admin; returns its credentials. */
+export async function newUser(app: FastifyInstance, partnerId: string, password = 'correct horse battery') {
+  const username = `user${++userCounter}.${process.pid}@example.com`;
+  const res = await app.inject({ method: 'POST', url: `/admin/partners/${partnerId}/users`, headers: adminHeaders, payload: { username, password } });
+  assert.equal(res.statusCode, 201, res.body);
+  return { ...(res.json() as { id: string; username: string }), password };
+}
+
+export type TokenPair = { access_token: string; token_type: string; expires_in: number; refresh_token: string };
+
+export async function login(app: FastifyInstance, username: string, password: string): Promise<TokenPair> {
+  const res = await app.inject({ method: 'POST', url: '/api/v2/token', payload: { username, password } });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json();
+}
+
+/** A clock tests move by hand. */
+export function manualClock(start = Date.parse('2026-03-01T12:00:00Z')) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => { now += ms; }, set: (ms: number) => { now = ms; } };
+}
