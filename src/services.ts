@@ -43,6 +43,8 @@ export async function createServices(opts: {
     },
   };
   const queue = new IngestQueue(store, meter, { now: opts.now });
+  // Meter whatever the log holds beyond the meter's cursor (a crash between the two, an upgrade).
+  await queue.start();
   const tenants = createTenantsService({ store, queue, channels, meter });
   const usage = createUsageService({ store, rates, now: opts.now });
   const services = {

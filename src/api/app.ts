@@ -63,6 +63,10 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   // After authentication: only a caller entitled to a client's data uses up its quota.
   const balanceLimit = opts.balanceRateLimit === undefined ? DEFAULT_BALANCE_RATE_LIMIT : opts.balanceRateLimit;
   if (balanceLimit) app.addHook('onRequest', balanceRateLimit({ rule: balanceLimit, store: opts.rateLimitStore, nowMs: opts.nowMs }));
+  // Reads of usage see every acknowledged webhook: wait for the meter to reach the log's end.
+  app.addHook('preHandler', async (request) => {
+    if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await services.queue.caughtUp();
+  });
   app.get('/healthz', { schema: { summary: 'Liveness check', response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const }));
   await app.register(tenantRoutes(services));
   await app.register(authRoutes(services));

@@ -48,6 +48,7 @@ export async function loadDemo(services: Services, now = Math.floor(Date.now() /
     // Many bodies per commit, as a busy webhook endpoint would see them.
     if (inFlight.length >= 50) {
       await Promise.all(inFlight);
+  await services.queue.drain();
       inFlight = [];
     }
   }

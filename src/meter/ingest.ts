@@ -1,15 +1,21 @@
 /**
- * From parsed webhook statuses to the event log and the projections, with group commit.
+ * From parsed webhook statuses to the event log (with group commit), and from the log to the
+ * meter's projections.
  *
- * Concurrent webhook requests hand their statuses to one queue; each flush writes everything
- * pending in a single transaction (events + meter projections), and only after it commits is any
- * of those requests answered. One fsync covers many requests, and a 200 always means "on disk".
+ * Concurrent webhook requests hand their statuses to one queue; each flush appends everything
+ * pending to the event log in a single transaction, and only after it commits is any of those
+ * requests answered: one fsync covers many requests, and a 200 always means "on disk".
+ *
+ * The meter follows the log: after each commit it projects the new events (in order, from a
+ * cursor kept in the same transaction as the projections), so a crash between the two loses
+ * nothing — the next start resumes from the cursor. Readers call `caughtUp()` first, so a
+ * balance read after an acknowledged webhook always includes it.
  */
 import { createHash } from 'node:crypto';
 import { countryOfNumber, isCountryCode } from '../billing/markets.ts';
 import type { MeterStatus } from '../billing/message-state.ts';
 import type { NormalizedStatus } from '../ingest/status.ts';
-import { appendEvents, eventsOfPhone, type EventRow, type Executor, type StoredEvent } from '../store/meter-store.ts';
+import { appendEvents, eventsAfter, eventsOfPhone, lastSeq, type EventRow, type Executor, type StoredEvent } from '../store/meter-store.ts';
 import type { Store } from '../store/database.ts';
 import { applyEvents, type MeterDeps } from './meter.ts';
 
@@ -21,6 +27,10 @@ export interface IngestOutcome {
 }
 
 type PreparedStatus = { row: EventRow; status: MeterStatus };
+
+const METER_CURSOR = 'meter_cursor';
+/** Most events one projection transaction meters. */
+const PROJECT_BATCH = 20_000;
 
 const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 27);
 
@@ -95,7 +105,7 @@ export function statusFromEvent(e: StoredEvent): MeterStatus {
 }
 
 interface Pending {
-  items: PreparedStatus[];
+  items: EventRow[];
   resolve(o: IngestOutcome): void;
   reject(e: unknown): void;
 }
@@ -119,10 +129,10 @@ export class IngestQueue {
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  /** Resolves once the statuses are committed (stored and metered), rejects if the commit failed. */
+  /** Resolves once the statuses are committed to the event log, rejects if the commit failed. */
   submit(statuses: NormalizedStatus[]): Promise<IngestOutcome> {
     const receivedAt = this.now();
-    const items = statuses.map((s) => prepareStatus(s, receivedAt));
+    const items = statuses.map((s) => prepareStatus(s, receivedAt).row);
     if (items.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
     return new Promise((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
@@ -140,10 +150,67 @@ export class IngestQueue {
     return run;
   }
 
-  /** Waits for everything submitted so far to be committed. */
+  /** Waits for everything submitted so far to be committed and metered. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
     await this.tail;
+    await this.caughtUp();
+  }
+
+  // ---- the meter follows the log ------------------------------------------------------------
+
+  private cursor = 0;
+  private committed = 0;
+  private projecting: Promise<void> | null = null;
+  private waiters: { seq: number; resolve(): void; reject(e: unknown): void }[] = [];
+
+  /** Loads the meter's cursor and projects whatever the log holds beyond it (at start). */
+  async start(): Promise<void> {
+    const row = await this.store.db.selectFrom('meta').select('value').where('key', '=', METER_CURSOR).executeTakeFirst();
+    this.cursor = row ? Number(row.value) : 0;
+    this.committed = await lastSeq(this.store.db);
+    await this.caughtUp();
+  }
+
+  /** Resolves once every event committed before the call is metered. */
+  caughtUp(): Promise<void> {
+    const target = this.committed;
+    if (this.cursor >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ seq: target, resolve, reject });
+      this.project();
+    });
+  }
+
+  private project(): void {
+    if (this.projecting || this.cursor >= this.committed) return;
+    this.projecting = (async () => {
+      // Yield first: the finally below must not run before `projecting` is assigned.
+      await null;
+      try {
+        while (this.cursor < this.committed) {
+          const cursor = await this.exclusive(async (trx) => {
+            const events = await eventsAfter(trx, this.cursor, PROJECT_BATCH);
+            if (events.length === 0) return this.committed;
+            await applyEvents(trx, events.map(statusFromEvent), this.deps);
+            const last = Number(events[events.length - 1].seq);
+            await trx.insertInto('meta').values({ key: METER_CURSOR, value: String(last) })
+              .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(last) })).execute();
+            return last;
+          });
+          this.cursor = cursor;
+          this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
+          // Let webhook requests in between projection batches.
+          await new Promise((r) => setImmediate(r));
+        }
+      } catch (err) {
+        for (const w of this.waiters) w.reject(err);
+        this.waiters = [];
+      } finally {
+        this.projecting = null;
+        if (this.cursor < this.committed && this.waiters.length > 0) this.project();
+      }
+    })();
   }
 
   private flush(): void {
@@ -155,26 +222,27 @@ export class IngestQueue {
       size += p.items.length;
     }
     const done = this.exclusive(async (trx) => {
-      const inserted = await appendEvents(trx, batch.flatMap((p) => p.items.map((i) => i.row)));
-      const fresh: MeterStatus[] = [];
+      const { inserted, lastSeq } = await appendEvents(trx, batch.flatMap((p) => p.items));
       const seen = new Set<string>();
       const outcomes = batch.map((p) => {
         let stored = 0;
-        for (const i of p.items) {
-          const k = i.row.dedup_key;
-          if (inserted.has(k) && !seen.has(k)) {
-            seen.add(k);
-            fresh.push(i.status);
+        for (const row of p.items) {
+          if (inserted.has(row.dedup_key) && !seen.has(row.dedup_key)) {
+            seen.add(row.dedup_key);
             stored++;
           }
         }
         return { stored, duplicates: p.items.length - stored };
       });
-      await applyEvents(trx, fresh, this.deps);
-      return outcomes;
+      return { outcomes, lastSeq };
     });
     done.then(
-      (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i])),
+      ({ outcomes, lastSeq }) => {
+        this.committed = Math.max(this.committed, lastSeq);
+        batch.forEach((p, i) => p.resolve(outcomes[i]));
+        // Meter the new events soon, without making the webhook wait for it.
+        setImmediate(() => this.project());
+      },
       (err) => batch.forEach((p) => p.reject(err)),
     ).finally(() => {
       if (this.pending.length > 0) setImmediate(() => this.flush());

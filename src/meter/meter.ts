@@ -180,10 +180,17 @@ export async function applyEvents(db: Executor, events: MeterStatus[], deps: Met
   }
 
   const conversations = await foldConversations(db, conversationMembers, deps);
-  await saveMessages(db, [...messages.values()].map((t) => t.row));
-  await saveConversations(db, [...conversations.values()].map((t) => t.row));
-  await rerank(db, 'messages', messages, deps);
-  await rerank(db, 'conversations', conversations, deps);
+  // Rankings read rows from the store only for groups past a boundary; the rows are written
+  // there first (once), and otherwise only at the end.
+  let persisted = false;
+  const persist = async () => {
+    if (persisted) return;
+    persisted = true;
+    await saveMessages(db, [...messages.values()].map((t) => t.row));
+    await saveConversations(db, [...conversations.values()].map((t) => t.row));
+  };
+  await rerank(db, 'messages', messages, deps, persist);
+  await rerank(db, 'conversations', conversations, deps, persist);
 
   await applyUnits(db, messages, conversations, deps, ledger);
 }
@@ -220,7 +227,7 @@ async function applyUnits(db: Executor, messages: Map<string, Touched<MessageRow
 export async function repriceAll(db: Executor, deps: MeterDeps): Promise<{ groups: number; repriced: number; retiered: number }> {
   const messages = new Map<string, Touched<MessageRow>>();
   const groups = (await allRankGroups(db, 'pmp|')).map((g) => g.rank_group);
-  for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps);
+  for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps, async () => {});
   const retiered = messages.size;
   await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books, deps.channelOf));
 
@@ -277,8 +284,7 @@ export async function remeterPhones(db: Executor, phoneNumberIds: string[], deps
         placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key: before.message_key } : null);
         touched.set(before.message_key, { before, row });
       }
-      await saveMessages(db, [...touched.values()].map((t) => t.row));
-      await rerank(db, 'messages', touched, deps);
+      await rerank(db, 'messages', touched, deps, () => saveMessages(db, [...touched.values()].map((t) => t.row)));
       await applyUnits(db, touched, new Map(), deps, new Ledger(deps.books, deps.channelOf));
       total += rows.length;
       after = rows[rows.length - 1].message_key;
@@ -330,7 +336,9 @@ function boundariesOf(table: RankedTable, group: string, books: PriceBooks): num
  * and moves the rows on the wrong side of one into the right slot. Rows that only moved because
  * others arrived are added to `touched`, so their units are re-applied too.
  */
-async function rerank<R extends MessageRow | ConversationRow>(db: Executor, table: RankedTable, touched: Map<string, Touched<R>>, deps: MeterDeps): Promise<void> {
+async function rerank<R extends MessageRow | ConversationRow>(
+  db: Executor, table: RankedTable, touched: Map<string, Touched<R>>, deps: MeterDeps, persist: () => Promise<void>,
+): Promise<void> {
   const sizeDelta = new Map<string, number>();
   const groups = new Set<string>();
   for (const { before, row } of touched.values()) {
@@ -345,7 +353,7 @@ async function rerank<R extends MessageRow | ConversationRow>(db: Executor, tabl
   await addRankMembers(db, sizeDelta);
   for (const group of groups) {
     const before = sizes.get(group) ?? 0;
-    await reconcileGroup(db, table, group, { before, after: before + (sizeDelta.get(group) ?? 0) }, touched, deps);
+    await reconcileGroup(db, table, group, { before, after: before + (sizeDelta.get(group) ?? 0) }, touched, deps, persist);
   }
 }
 
@@ -355,11 +363,20 @@ async function rerank<R extends MessageRow | ConversationRow>(db: Executor, tabl
  */
 async function reconcileGroup<R extends MessageRow | ConversationRow>(
   db: Executor, table: RankedTable, group: string, sizes: { before: number; after: number } | null,
-  touched: Map<string, Touched<R>>, deps: MeterDeps,
+  touched: Map<string, Touched<R>>, deps: MeterDeps, persist: () => Promise<void>,
 ): Promise<void> {
   const ranks = boundariesOf(table, group, deps.books);
-  // While a group never reached its first boundary every row is in slot 0: nothing to check.
-  if (sizes && ranks.length > 0 && sizes.before <= ranks[0] && sizes.after <= ranks[0]) return;
+  if (sizes) {
+    // No boundaries (no tier schedule): one slot for all; the touched rows say slot 0 and the
+    // others already do (a schedule removed later is handled by re-pricing, sizes = null).
+    if (ranks.length === 0) {
+      for (const t of touched.values()) if (t.row.rank_group === group) t.row.rank_slot = 0;
+      return;
+    }
+    // While a group never reached its first boundary every row is in slot 0: nothing to check.
+    if (sizes.before <= ranks[0] && sizes.after <= ranks[0]) return;
+  }
+  await persist();
   const positions: RankPosition[] = [];
   for (const r of ranks) {
     const p = await rankAt(db, table, group, r);

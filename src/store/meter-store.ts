@@ -22,16 +22,33 @@ function chunks<T>(items: T[], paramsPerItem: number): T[][] {
   return out;
 }
 
-/** Appends events to the log; returns the dedup keys that were new (the rest were duplicates). */
-export async function appendEvents(db: Executor, rows: EventRow[]): Promise<Set<string>> {
+/**
+ * Appends events to the log; returns the dedup keys that were new (the rest were duplicates) and
+ * the highest sequence number written.
+ */
+export async function appendEvents(db: Executor, rows: EventRow[]): Promise<{ inserted: Set<string>; lastSeq: number }> {
   const inserted = new Set<string>();
+  let last = 0;
   for (const part of chunks(rows, 17)) {
     const res = await db.insertInto('status_events').values(part)
       .onConflict((oc) => oc.column('dedup_key').doNothing())
-      .returning('dedup_key').execute();
-    for (const r of res) inserted.add(r.dedup_key);
+      .returning(['dedup_key', 'seq']).execute();
+    for (const r of res) {
+      inserted.add(r.dedup_key);
+      last = Math.max(last, Number(r.seq));
+    }
   }
-  return inserted;
+  return { inserted, lastSeq: last };
+}
+
+/** The log after `afterSeq`, in order. */
+export async function eventsAfter(db: Executor, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+  return db.selectFrom('status_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+}
+
+export async function lastSeq(db: Executor): Promise<number> {
+  const r = await db.selectFrom('status_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+  return r?.m == null ? 0 : Number(r.m);
 }
 
 export async function eventsOfPhone(db: Executor, phoneNumberId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {

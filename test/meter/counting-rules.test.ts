@@ -413,6 +413,7 @@ for (const dialect of DIALECTS) {
     test('the store keeps no recipient phone number and no raw message id', async () => {
       const tn = await tenant();
       await tn.send({ id: 'wamid.SECRET123', status: 'delivered', ts: at('2026-02-14T08:00:00'), recipient: '4915199988877', pricing: { model: 'PMP', type: 'regular', category: 'utility' } });
+      await t.services.queue.drain();
       for (const table of ['status_events', 'messages'] as const) {
         const rows = await t.services.store.db.selectFrom(table).selectAll().where('phone_number_id', '=', tn.phoneNumberId).execute();
         const text = JSON.stringify(rows);
