@@ -5,10 +5,11 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Services } from '../services.ts';
 import { requireAdmin, requirePartner } from './auth.ts';
-import { registerErrorHandling } from './error-handler.ts';
+import { registerErrorHandling, sendError } from './error-handler.ts';
 import { registerOpenApi, serializeWithJsonStringify } from './openapi.ts';
 import { balanceRateLimit, DEFAULT_BALANCE_RATE_LIMIT, type RateLimitRule, type RateLimitStore } from './rate-limit.ts';
 import { FORMATS } from './formats.ts';
+import { guardInput } from './input-guard.ts';
 import { HealthResponse } from './schemas.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -45,6 +46,9 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, formats: FORMATS } },
     bodyLimit: 1024 * 1024,
+    // Errors Fastify raises before routing (an over-long or badly escaped URL) get the envelope too.
+    frameworkErrors: (error, _request, reply) =>
+      sendError(reply, error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400, 'invalid_request', `The request URL is invalid: ${error.message}`),
   });
   registerErrorHandling(app);
   // Response schemas document the API; they never reshape a response (see openapi.ts).
@@ -63,6 +67,7 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   // After authentication: only a caller entitled to a client's data uses up its quota.
   const balanceLimit = opts.balanceRateLimit === undefined ? DEFAULT_BALANCE_RATE_LIMIT : opts.balanceRateLimit;
   if (balanceLimit) app.addHook('onRequest', balanceRateLimit({ rule: balanceLimit, store: opts.rateLimitStore, nowMs: opts.nowMs }));
+  app.addHook('preHandler', guardInput);
   // Reads of usage see every acknowledged webhook: wait for the meter to reach the log's end.
   app.addHook('preHandler', async (request) => {
     if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await services.queue.caughtUp();

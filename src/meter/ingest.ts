@@ -213,6 +213,19 @@ export class IngestQueue {
     })();
   }
 
+  /** Appends one request's statuses in a transaction of its own (after a batch failed). */
+  private async appendAlone(p: Pending): Promise<void> {
+    try {
+      const { inserted, lastSeq } = await this.exclusive((trx) => appendEvents(trx, p.items));
+      this.committed = Math.max(this.committed, lastSeq);
+      const stored = new Set(p.items.map((r) => r.dedup_key).filter((k) => inserted.has(k))).size;
+      p.resolve({ stored, duplicates: p.items.length - stored });
+      setImmediate(() => this.project());
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+
   private flush(): void {
     const batch: Pending[] = [];
     let size = 0;
@@ -236,8 +249,14 @@ export class IngestQueue {
       });
       return { outcomes, lastSeq };
     });
-    done.then(
+    // One request's bad data must not fail the others batched with it: retry them one by one.
+    const settled = done.catch((err) => {
+      if (batch.length === 1) throw err;
+      return Promise.allSettled(batch.map((p) => this.appendAlone(p))).then(() => ({ outcomes: null, lastSeq: 0 }));
+    });
+    settled.then(
       ({ outcomes, lastSeq }) => {
+        if (!outcomes) return;
         this.committed = Math.max(this.committed, lastSeq);
         batch.forEach((p, i) => p.resolve(outcomes[i]));
         // Meter the new events soon, without making the webhook wait for it.

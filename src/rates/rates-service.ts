@@ -96,6 +96,8 @@ function schedulesOf(rows: readonly VolumeTierRow[], extra: (key: string) => Pic
   return [...out.values()];
 }
 
+const MAX_MARKET_NAME = 100;
+
 export function createRatesService(deps: RatesServiceDeps) {
   const { store, rates, tiers, onChange } = deps;
   const nowIso = () => new Date(deps.now ? deps.now() * 1000 : Date.now()).toISOString();
@@ -166,6 +168,9 @@ export function createRatesService(deps: RatesServiceDeps) {
         throw badRequest('The rate card CSV is invalid', [(e as Error).message], 'invalid_csv');
       }
       if (parsed.length === 0) throw badRequest('The rate card CSV is invalid', ['the card has no market rows under its "Market,Currency,…" header'], 'invalid_csv');
+      // Market names are short (the longest Meta uses is about 35 characters); a huge one is a broken file.
+      const long = parsed.find((r) => r.market.length > MAX_MARKET_NAME);
+      if (long) throw badRequest('The rate card CSV is invalid', [`market name of ${long.market.length} characters: at most ${MAX_MARKET_NAME}`], 'invalid_csv');
       if (parsed.every((r) => Object.keys(r.rates).length === 0)) {
         throw badRequest('The rate card CSV is invalid', ['every cell of the card is n/a: no rate to load'], 'invalid_csv');
       }

@@ -19,6 +19,7 @@ import { verifySignature } from '../../ingest/signature.ts';
 import { parseWebhook, WebhookShapeError } from '../../ingest/webhook.ts';
 import type { Services } from '../../services.ts';
 import { sendError } from '../error-handler.ts';
+import { hasEncodedNul } from '../input-guard.ts';
 import { errorResponse, errorResponses } from '../schemas.ts';
 
 // Real webhook bodies nest about 8 deep; anything far deeper is an attack or a bug.
@@ -102,6 +103,8 @@ export const webhookRoutes = (services: Services, opts: WebhookOptions): Fastify
         return sendError(reply, 401, 'invalid_signature', 'X-Hub-Signature-256 is missing or does not match the body', ['The signature is sha256=<hex HMAC-SHA256 of the raw body with the app secret>']);
       }
     }
+    // PostgreSQL cannot store NUL characters; no real webhook carries one.
+    if (hasEncodedNul(raw)) return sendError(reply, 400, 'invalid_statuses', 'The body contains NUL characters, which no WhatsApp webhook carries');
     let parsed;
     try {
       parsed = parseWebhook(parseJsonBody(raw, { maxDepth: MAX_DEPTH }), { phoneNumberId });
