@@ -30,7 +30,7 @@ type PreparedStatus = { row: EventRow; status: MeterStatus };
 
 const METER_CURSOR = 'meter_cursor';
 /** Most events one projection transaction meters. */
-const PROJECT_BATCH = 20_000;
+const PROJECT_BATCH = 2_000;
 
 const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 27);
 
