@@ -233,6 +233,19 @@ for (const dialect of DIALECTS) {
       assert.equal(h.authentication_price, 0.0014);
     });
 
+    test('CBP v2: conversations are priced per category and market from the per-conversation card (Indonesia marketing 0.0411, Malaysia utility 0.0200)', async () => {
+      const tn = await tenant();
+      const base = at('2024-09-10T08:00:00');
+      const conv = (id: string, category: string, recipient: string): StatusSpec =>
+        ({ id, status: 'delivered', ts: base, recipient, conv: { id: `c-${id}`, exp: base + 86400, origin: category }, pricing: { model: 'CBP', category } });
+      await tn.send(conv('id-mk', 'marketing', '6281234567890'), conv('my-ut', 'utility', '60123456789'), conv('de-mk', 'marketing', GERMANY));
+      const m = (await balance(t.app, tn)).usage[0];
+      assert.equal(m.marketing_paid_quantity, 2);
+      assert.equal(m.marketing_price, 0.0411, 'Germany has no per-conversation card: unpriced, not guessed');
+      assert.equal(m.utility_price, 0.02);
+      assert.equal(m.unpriced_quantity, 1);
+    });
+
     test('an unpriced charge says why', async () => {
       const tn = await tenant();
       await tn.send({ id: 'x', status: 'delivered', ts: at('2026-02-09T10:00:00'), recipient: '', pricing: { model: 'PMP', type: 'regular', category: 'utility' } });
