@@ -13,7 +13,7 @@
  * A recognised event with a malformed payload is refused with its path and a reason, like a bad
  * status. Strings are kept as Meta spells them (trimmed): readers fold categories and regions.
  */
-import { describe, isObject, typeName, type JsonObject } from './json-describe.ts';
+import { describe, isObject, typeName } from './json-describe.ts';
 import { normalizeEligibility, type AuthInternationalEligibility } from '../billing/auth-international.ts';
 
 export const VOLUME_TIER_EVENT = 'VOLUME_BASED_PRICING_TIER_UPDATE';
