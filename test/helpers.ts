@@ -2,11 +2,12 @@
  * Test scaffolding: real stores (a fresh SQLite file, or a fresh PostgreSQL schema), the real
  * app, and builders for webhook bodies shaped like Meta's.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/api/app.ts';
 import { createServices, type Services } from '../src/services.ts';
 import type { RateBook } from '../src/billing/rate-cards.ts';
@@ -183,4 +184,43 @@ export function totals(b: { usage: Record<string, unknown>[] }): Record<string, 
     for (const [k, v] of Object.entries(row)) if (typeof v === 'number') t[k] = Math.round(((t[k] ?? 0) + v) * 1e6) / 1e6;
   }
   return t;
+}
+
+/**
+ * Asserts a response is the Partner API's error envelope with this status (and code, message,
+ * details when given), exactly: no other top-level fields, `http_code` equal to the status.
+ */
+export interface EnvelopeMeta {
+  success: false;
+  http_code: number;
+  developer_message: string;
+  details: string[];
+  error_data: { code: string; message: string; real_message: string; status: number };
+}
+
+export function assertEnvelope(
+  res: LightMyRequestResponse, status: number, code?: string,
+  expect: { message?: string | RegExp; details?: (string | RegExp)[] } = {},
+): EnvelopeMeta {
+  assert.equal(res.statusCode, status, res.body);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const body = res.json();
+  assert.deepEqual(Object.keys(body), ['meta'], res.body);
+  const meta: EnvelopeMeta = body.meta;
+  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
+  assert.equal(meta.success, false);
+  assert.equal(meta.http_code, status);
+  assert.equal(typeof meta.developer_message, 'string');
+  assert.ok(meta.developer_message.length > 0);
+  assert.ok(Array.isArray(meta.details));
+  for (const d of meta.details) assert.equal(typeof d, 'string');
+  if (code !== undefined) assert.equal(meta.error_data.code, code);
+  assert.deepEqual(meta.error_data, { code: meta.error_data.code, message: meta.developer_message, real_message: meta.developer_message, status });
+  if (expect.message instanceof RegExp) assert.match(meta.developer_message, expect.message);
+  else if (expect.message !== undefined) assert.equal(meta.developer_message, expect.message);
+  if (expect.details) {
+    assert.equal(meta.details.length, expect.details.length, JSON.stringify(meta.details));
+    expect.details.forEach((d, i) => (d instanceof RegExp ? assert.match(meta.details[i], d) : assert.equal(meta.details[i], d)));
+  }
+  return meta;
 }

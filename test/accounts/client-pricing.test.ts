@@ -9,19 +9,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { allChannelContexts } from '../../src/store/tenants-store.ts';
-import { ADMIN_TOKEN, addChannel, DIALECTS, startApp, type TestApp } from '../helpers.ts';
+import { ADMIN_TOKEN, addChannel, DIALECTS, startApp, type TestApp, assertEnvelope } from '../helpers.ts';
 
 const JUN_1_2024 = 1717200000;
 const JUL_1_2024 = 1719792000;
 
-function assertEnvelope(res: LightMyRequestResponse, status: number, code: string) {
-  assert.equal(res.statusCode, status, res.body);
-  const meta = res.json().meta;
-  assert.equal(meta.success, false);
-  assert.equal(meta.http_code, status);
-  assert.deepEqual(meta.error_data, { code, message: meta.developer_message, real_message: meta.developer_message, status });
-  return meta as { developer_message: string; details: string[] };
-}
 
 /** A 400 whose details name each of `fields` (a detail starts with `<field>:`). */
 function assertNamesFields(res: LightMyRequestResponse, fields: string[]) {

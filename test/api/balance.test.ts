@@ -8,8 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import {
   addChannel, at, DIALECTS, envelope, postWebhook, seedTenant, startApp, status,
-  type StatusSpec, type TestApp,
-} from '../helpers.ts';
+  type StatusSpec, type TestApp, assertEnvelope } from '../helpers.ts';
 
 /** The seed's top-level fields, in the seed's order. */
 const TOP_LEVEL = [
@@ -30,16 +29,6 @@ const SEED_ROW_FIELDS = [
 const SEED_QUANTITIES = SEED_ROW_FIELDS.filter((f) => f.endsWith('quantity') || f === 'free_tier' || f === 'free_entry_point');
 const SEED_PRICES = SEED_ROW_FIELDS.filter((f) => f.endsWith('_price'));
 
-function assertEnvelope(res: LightMyRequestResponse, status: number, code: string) {
-  assert.equal(res.statusCode, status, res.body);
-  const meta = res.json().meta;
-  assert.deepEqual(Object.keys(res.json()), ['meta']);
-  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
-  assert.equal(meta.success, false);
-  assert.equal(meta.http_code, status);
-  assert.deepEqual(meta.error_data, { code, message: meta.developer_message, real_message: meta.developer_message, status });
-  return meta as { developer_message: string; details: string[] };
-}
 
 function assertNamesParameter(res: LightMyRequestResponse, param: string) {
   const meta = assertEnvelope(res, 400, 'invalid_parameter');

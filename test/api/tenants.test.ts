@@ -8,21 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { ADMIN_TOKEN, DIALECTS, startApp, type TestApp } from '../helpers.ts';
+import { ADMIN_TOKEN, DIALECTS, startApp, type TestApp, assertEnvelope } from '../helpers.ts';
 
-function assertEnvelope(res: LightMyRequestResponse, status: number, code: string) {
-  assert.equal(res.statusCode, status, res.body);
-  const body = res.json();
-  assert.deepEqual(Object.keys(body), ['meta']);
-  const meta = body.meta;
-  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
-  assert.equal(meta.success, false);
-  assert.equal(meta.http_code, status);
-  assert.equal(typeof meta.developer_message, 'string');
-  assert.ok(Array.isArray(meta.details));
-  assert.deepEqual(meta.error_data, { code, message: meta.developer_message, real_message: meta.developer_message, status });
-  return meta as { developer_message: string; details: string[] };
-}
 
 /** A 400 whose details name each of `fields` (a detail starts with `<field>:`). */
 function assertNamesFields(res: LightMyRequestResponse, fields: string[]) {

@@ -13,12 +13,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import { signBody } from '../../src/ingest/signature.ts';
 import {
   ADMIN_TOKEN, addChannel, at, balance, DIALECTS, envelope, PNID, postWebhook, startApp, status, WABA,
-  type TestApp,
-} from '../helpers.ts';
+  type TestApp, assertEnvelope } from '../helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/webhooks/', import.meta.url));
 
@@ -102,28 +100,6 @@ async function eventCount(t: TestApp, phoneNumberId?: string): Promise<number> {
  * `http_code` and `error_data.status` equal to the real status. `details` are compared
  * one by one (a RegExp matches a detail), or only checked to be strings when omitted.
  */
-function assertEnvelope(res: LightMyRequestResponse, status: number, code: string, expect: { message?: string | RegExp; details?: (string | RegExp)[] } = {}) {
-  assert.equal(res.statusCode, status, res.body);
-  assert.match(String(res.headers['content-type']), /^application\/json/);
-  const body = res.json();
-  assert.deepEqual(Object.keys(body), ['meta']);
-  const meta = body.meta;
-  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
-  assert.equal(meta.success, false);
-  assert.equal(meta.http_code, status);
-  assert.equal(typeof meta.developer_message, 'string');
-  assert.ok(meta.developer_message.length > 0);
-  assert.ok(Array.isArray(meta.details));
-  for (const d of meta.details) assert.equal(typeof d, 'string');
-  assert.deepEqual(meta.error_data, { code, message: meta.developer_message, real_message: meta.developer_message, status });
-  if (expect.message instanceof RegExp) assert.match(meta.developer_message, expect.message);
-  else if (expect.message !== undefined) assert.equal(meta.developer_message, expect.message);
-  if (expect.details) {
-    assert.equal(meta.details.length, expect.details.length, JSON.stringify(meta.details));
-    expect.details.forEach((d, i) => (d instanceof RegExp ? assert.match(meta.details[i], d) : assert.equal(meta.details[i], d)));
-  }
-  return meta;
-}
 
 const okBody = (stored: number, duplicates: number, messages = 0, refused: { path: string; reason: string }[] = [], changes = 0, accountUpdates = 0) =>
   ({ success: true, stored, duplicates, account_updates: accountUpdates, refused, ignored: { messages, changes } });

@@ -6,24 +6,10 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ADMIN_TOKEN } from '../helpers.ts';
 
+export { assertEnvelope } from '../helpers.ts';
+
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-/** The Partner API envelope with `status` and `code`; returns `meta`. */
-export function assertEnvelope(res: LightMyRequestResponse, status: number, code?: string) {
-  assert.equal(res.statusCode, status, res.body);
-  const body = res.json();
-  assert.deepEqual(Object.keys(body), ['meta'], res.body);
-  const meta = body.meta;
-  assert.deepEqual(Object.keys(meta), ['success', 'http_code', 'developer_message', 'details', 'error_data']);
-  assert.equal(meta.success, false);
-  assert.equal(meta.http_code, status);
-  assert.equal(typeof meta.developer_message, 'string');
-  assert.ok(meta.developer_message.length > 0);
-  assert.ok(Array.isArray(meta.details));
-  if (code) assert.equal(meta.error_data.code, code);
-  assert.deepEqual(meta.error_data, { code: meta.error_data.code, message: meta.developer_message, real_message: meta.developer_message, status });
-  return meta as { developer_message: string; details: string[]; error_data: { code: string } };
-}
 
 /** A token-endpoint error: OAuth's `{error, error_description}` first, the envelope's `meta` alongside. */
 export function assertOAuthError(res: LightMyRequestResponse, status: number, error: string) {
