@@ -6,7 +6,7 @@
  * One upload at a time: loads are serialized, so the store, the books and the re-pricing always
  * see them in the same order.
  */
-import { parseMetaRateCard, type PricingUnit, type RateBook, type RateCardRow, type RateCategory } from '../billing/rate-cards.ts';
+import { parseMetaRateCard, type PricingUnit, type RateBook, type RateCardRow } from '../billing/rate-cards.ts';
 import type { Micros } from '../billing/money.ts';
 import { loadDefaultTierBook, parseVolumeTiers, type TierBook, type TierCategory, type VolumeTierRow } from '../billing/volume-tiers.ts';
 import { badRequest } from '../errors.ts';
@@ -27,14 +27,7 @@ export type RatesServiceDeps = {
   now?: () => number;
 };
 
-export type RateCardListing = {
-  effectiveFrom: string;
-  unit: PricingUnit;
-  market: string;
-  currency: string;
-  /** Categories the row prices; an absent category is `n/a` on the card. */
-  rates: Partial<Record<RateCategory, Micros>>;
-  source: string;
+export type RateCardListing = RateCardRow & {
   /** Shipped with the build (true) or loaded by an operator (false). */
   shippedDefault: boolean;
   /** A shipped default that an operator row for the same date, unit, market and currency replaced. */
