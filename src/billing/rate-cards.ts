@@ -55,7 +55,8 @@ export type RateQuery = {
 
 export type RateLookup =
   | { ok: true; rate: Micros; effectiveFrom: string; source: string }
-  | { ok: false; reason: string };
+  /** `missing`: no card in force at all, or a card in force without this category (`n/a`). */
+  | { ok: false; missing: 'card' | 'category'; reason: string };
 
 const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const CURRENCY = /^[A-Z]{3}$/;
@@ -235,12 +236,12 @@ export class RateBook {
     const list = this.listFor(q.unit, q.currency, q.market, false);
     const i = list === undefined ? 0 : upperBound(list, q.day);
     if (list === undefined || i === 0) {
-      return { ok: false, reason: `no ${q.unit} rate card for ${q.currency} in market "${q.market}" on ${q.day}` };
+      return { ok: false, missing: 'card', reason: `no ${q.unit} rate card for ${q.currency} in market "${q.market}" on ${q.day}` };
     }
     const row = list[i - 1];
     const rate = row.rates[q.category];
     if (rate === undefined) {
-      return { ok: false, reason: `card ${row.effectiveFrom} has no ${q.category} rate for ${q.market}` };
+      return { ok: false, missing: 'category', reason: `card ${row.effectiveFrom} has no ${q.category} rate for ${q.market}` };
     }
     return { ok: true, rate, effectiveFrom: row.effectiveFrom, source: row.source };
   }

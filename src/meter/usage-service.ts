@@ -37,7 +37,7 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
     const r = deps.rates.rateFor({ unit: 'message', market, currency: client.currency, category, day });
     if (r.ok) return { value: microsToJson(r.rate) };
     // Service messages are free where the card in force has no service rate (PMP before 2026-10).
-    if (category === 'service' && /has no service rate/.test(r.reason)) return { value: 0 };
+    if (category === 'service' && r.missing === 'category') return { value: 0 };
     return { value: 0, note: `${category}: ${r.reason}` };
   }
 

@@ -22,19 +22,8 @@ export async function insertApiKey(db: Executor, k: Insertable<ApiKeysTable>): P
   await db.insertInto('api_keys').values(k).execute();
 }
 
-/** The partner owning an unrevoked key with this hash. */
-export async function partnerOfKeyHash(db: Executor, keyHash: string): Promise<string | undefined> {
-  const r = await db.selectFrom('api_keys').select('partner_id')
-    .where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
-  return r?.partner_id;
-}
-
 export async function insertClient(db: Executor, c: Insertable<ClientsTable>): Promise<void> {
   await db.insertInto('clients').values(c).execute();
-}
-
-export async function clientsOfPartner(db: Executor, partnerId: string): Promise<Client[]> {
-  return db.selectFrom('clients').selectAll().where('partner_id', '=', partnerId).orderBy('created_at').orderBy('id').execute();
 }
 
 export async function clientOfPartner(db: Executor, partnerId: string, clientId: string): Promise<Client | undefined> {

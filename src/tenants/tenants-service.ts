@@ -126,10 +126,6 @@ export function createTenantsService(deps: TenantsDeps) {
       return { id, name, api_key: apiKey };
     },
 
-    /** The partner an API key belongs to, or undefined for an unknown or revoked key. */
-    partnerOfApiKey(apiKey: string) {
-      return tenants.partnerOfKeyHash(db, hashSecret(apiKey));
-    },
 
     async createClient(partnerId: string, input: NewClient) {
       const currency = input.currency.toUpperCase();
@@ -180,7 +176,6 @@ export function createTenantsService(deps: TenantsDeps) {
       return this.getClient(partnerId, clientId);
     },
 
-    listClients: (partnerId: string) => tenants.clientsOfPartner(db, partnerId),
 
     /**
      * One page of a partner's clients: `sort`, `filters`, `limit`, `offset` as the Partner API

@@ -41,10 +41,12 @@ test('the rate in force is the latest card on or before the local day', () => {
 test('before the first card there is no rate, with a reason naming unit, currency, market and day', () => {
   assert.deepEqual(usdMessage('India', 'marketing', '2025-12-31'), {
     ok: false,
+    missing: 'card',
     reason: 'no message rate card for USD in market "India" on 2025-12-31',
   });
   assert.deepEqual(usdMessage('India', 'utility', '2025-08-03'), {
     ok: false,
+    missing: 'card',
     reason: 'no message rate card for USD in market "India" on 2025-08-03',
   });
   assert.equal(usdMessage('Atlantis', 'marketing', '2026-03-01').ok, false);
@@ -54,11 +56,13 @@ test('before the first card there is no rate, with a reason naming unit, currenc
 test('n/a on the card in force means no rate, even if another card has one (service before 2026-10-01)', () => {
   assert.deepEqual(usdMessage('India', 'service', '2026-01-01'), {
     ok: false,
+    missing: 'category',
     reason: 'card 2026-01-01 has no service rate for India',
   });
   assert.equal(rateOf(usdMessage('India', 'service', '2026-10-01')), 1_400);
   assert.deepEqual(usdMessage('Germany', 'authentication_international', '2026-10-01'), {
     ok: false,
+    missing: 'category',
     reason: 'card 2026-10-01 has no authentication_international rate for Germany',
   });
   assert.equal(rateOf(usdMessage('India', 'authentication_international', '2026-10-01')), 30_400);
@@ -161,7 +165,7 @@ test("a 2022 Meta card with Business-Initiated / User-Initiated columns (CBP v1)
   const b = new RateBook().add(rows);
   assert.equal(rateOf(b.rateFor({ unit: 'conversation', market: 'India', currency: 'INR', category: 'business_initiated', day: '2023-01-10' })), 526_400);
   assert.deepEqual(b.rateFor({ unit: 'conversation', market: 'India', currency: 'INR', category: 'marketing', day: '2023-01-10' }), {
-    ok: false, reason: 'card 2022-02-01 has no marketing rate for India',
+    ok: false, missing: 'category', reason: 'card 2022-02-01 has no marketing rate for India',
   });
 });
 

@@ -203,7 +203,7 @@ for (const dialect of DIALECTS) {
       assert.equal(patch.statusCode, 200, patch.body);
       // One portfolio: 6 messages in one group → 3 × 0.0040 + 2 × 0.0038 + 1 × 0.0036.
       assert.equal((await balance(t.app, tn)).usage[0].utility_price, 0.0232);
-      const tiers = await t.services.meter.tierStatus!({ portfolioOrWabaId: 'BP-shared', market: 'REST_OF_AFRICA', category: 'utility', month: '2026-10' });
+      const tiers = await t.services.meter.tierStatus!({ portfolioOrWabaId: 'BP-shared', market: 'Rest of Africa', category: 'utility', month: '2026-10' });
       assert.deepEqual(tiers, { count: 6, tier: '6:MAX' });
     });
 
