@@ -5,9 +5,12 @@ import { buildApp } from './api/app.ts';
 import { loadConfig } from './config.ts';
 import { demoInfo, loadDemo, type DemoInfo } from './demo/demo.ts';
 import { createServices } from './services.ts';
+import { closeHttp, installShutdown, shutdownTimeoutMs } from './shutdown.ts';
 import { countPartners } from './store/tenants-store.ts';
 
 const config = loadConfig();
+// Read before anything starts, so a bad value stops the service at once.
+const shutdownTimeout = shutdownTimeoutMs();
 const services = await createServices({ databaseUrl: config.databaseUrl, auth: { accessTokenTtl: config.tokenTtl, refreshTokenTtl: config.refreshTokenTtl } });
 let demo: DemoInfo | undefined;
 if (config.demo) {
@@ -51,10 +54,11 @@ if (demo) {
 }
 console.log(lines.join('\n'));
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, async () => {
-    await app.close();
-    await services.close();
-    process.exit(0);
-  });
-}
+installShutdown({
+  timeoutMs: shutdownTimeout,
+  steps: [
+    // Stop accepting, let in-flight requests finish (later ones get 503), then close the store.
+    { name: 'http server', run: () => closeHttp(app) },
+    { name: 'store', run: () => services.close() },
+  ],
+});
