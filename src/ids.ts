@@ -1,6 +1,6 @@
 /**
  * Identifiers and secrets. Ids follow 360dialog's shape: a short opaque string ending in its kind
- * (`…PA` partner, `…CL` client, `…CH` channel, `…AK` API key, `…PU` partner user, `…TK` token pair).
+ * (`…PA` partner, `…CL` client, `…CH` channel, `…AK` API key, `…CK` channel API key, `…PU` partner user, `…TK` token pair).
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -13,7 +13,7 @@ function randomString(length: number): string {
   return out;
 }
 
-export type IdKind = 'PA' | 'CL' | 'CH' | 'AK' | 'PU' | 'TK';
+export type IdKind = 'PA' | 'CL' | 'CH' | 'AK' | 'CK' | 'PU' | 'TK';
 export const newId = (kind: IdKind) => `${randomString(10)}${kind}`;
 
 /** A secret shown once; the store keeps only `hashSecret(secret)`. */

@@ -11,7 +11,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/api/app.ts';
 import { createServices, type Services } from '../src/services.ts';
 import type { RateBook } from '../src/billing/rate-cards.ts';
-import type { RateLimitRule } from '../src/api/rate-limit.ts';
+import type { RateLimitRule, RateLimitStore } from '../src/api/rate-limit.ts';
 import type { AuthSettings } from '../src/auth/auth-service.ts';
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -67,6 +67,8 @@ export interface StartAppOptions {
   webhookBodyLimit?: number;
   /** Limit on `…/info/balance` (default TEST_BALANCE_RATE_LIMIT; null = none; the service's default is 5 per 30 s). */
   balanceRateLimit?: RateLimitRule | null;
+  /** Counter store of that limit (default: the process's memory). */
+  rateLimitStore?: RateLimitStore;
   /** Clock in milliseconds for the rate limit and token expiry (default Date.now). */
   nowMs?: () => number;
   /** Token lifetimes in seconds. */
@@ -84,6 +86,7 @@ export async function startApp(dialect: TestDialect, opts: StartAppOptions = {})
     verifyToken: opts.verifyToken ?? null,
     webhookBodyLimit: opts.webhookBodyLimit ?? 16 * 1024 * 1024,
     balanceRateLimit: opts.balanceRateLimit === undefined ? TEST_BALANCE_RATE_LIMIT : opts.balanceRateLimit,
+    rateLimitStore: opts.rateLimitStore,
     nowMs: opts.nowMs,
     logLevel: opts.logLevel,
     logStream: opts.logStream,

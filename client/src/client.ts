@@ -18,9 +18,10 @@ import { WabameterApiError, WabameterNetworkError } from './errors.js';
 import { SlidingWindowLimiter, type RateLimitOptions } from './limiter.js';
 import { backoffDelay, parseRetryAfter, resolveRetry, type ResolvedRetryOptions, type RetryOptions } from './retry.js';
 import type {
-  ApiKeyList, BalanceQuery, BalanceResponse, Channel, ChannelList, ChargesQuery, ChargesResponse, Client, ClientList,
-  ClientPatch, CreatedApiKey, CreatedChannel, DateInput, Granularity, ListQuery, NewApiKey, NewChannel, NewClient,
-  TiersQuery, TiersResponse, TokenResponse, UsageQuery, UsageResponse, UsageRow,
+  ApiKeyList, BalanceQuery, BalanceResponse, Channel, ChannelApiKeyList, ChannelList, ChargesQuery, ChargesResponse,
+  Client, ClientList, ClientPatch, CreatedApiKey, CreatedChannel, CreatedChannelApiKey, DateInput, Granularity, ListQuery,
+  NewApiKey, NewChannel, NewChannelApiKey, NewClient, Partner, PartnerPatch, RevokedChannelApiKeys, TiersQuery,
+  TiersResponse, TokenResponse, UsageQuery, UsageResponse, UsageRow, WebhookUrl,
 } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -31,6 +32,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
  */
 export const OPERATIONS = {
   token: { method: 'POST', path: '/api/v2/token' },
+  getPartner: { method: 'GET', path: '/api/v2/partners/{partner_id}' },
+  updatePartner: { method: 'PATCH', path: '/api/v2/partners/{partner_id}' },
+  getWebhookUrl: { method: 'GET', path: '/api/v2/partners/{partner_id}/webhook_url' },
+  setWebhookUrl: { method: 'POST', path: '/api/v2/partners/{partner_id}/webhook_url' },
   createApiKey: { method: 'POST', path: '/api/v2/partners/{partner_id}/api_keys' },
   listApiKeys: { method: 'GET', path: '/api/v2/partners/{partner_id}/api_keys' },
   revokeApiKey: { method: 'DELETE', path: '/api/v2/partners/{partner_id}/api_keys/{key_id}' },
@@ -42,6 +47,10 @@ export const OPERATIONS = {
   listChannels: { method: 'GET', path: '/api/v2/partners/{partner_id}/clients/{client_id}/channels' },
   createChannel: { method: 'POST', path: '/api/v2/partners/{partner_id}/clients/{client_id}/channels' },
   getChannel: { method: 'GET', path: '/api/v2/partners/{partner_id}/clients/{client_id}/channels/{channel_id}' },
+  createChannelApiKey: { method: 'POST', path: '/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys' },
+  listChannelApiKeys: { method: 'GET', path: '/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys' },
+  revokeChannelApiKeys: { method: 'DELETE', path: '/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys' },
+  revokeChannelApiKey: { method: 'DELETE', path: '/api/v2/partners/{partner_id}/channels/{channel_id}/api_keys/{channel_key_id}' },
   balance: { method: 'GET', path: '/api/v2/partners/{partner_id}/clients/{client_id}/info/balance' },
   channelBalance: { method: 'GET', path: '/api/v2/partners/{partner_id}/clients/{client_id}/channels/{channel_id}/info/balance' },
   charges: { method: 'GET', path: '/api/v2/partners/{partner_id}/clients/{client_id}/info/charges' },
@@ -59,6 +68,12 @@ export interface ApiKeyCredentials {
   /** e.g. `https://meter.example.com` (a path prefix is kept: `https://x.example/meter`). */
   baseUrl: string;
   partnerId: string;
+  /**
+   * Sent as `X-API-Key`: a partner API key (`wbm_…`), or a channel API key (`wbc_…`, from
+   * `createChannelApiKey`). A channel key reads only its own channel: `getChannel`,
+   * `channelBalance`, `channelCharges` and `usage` with its client and channel ids; every other
+   * call is answered 403 and thrown as a `WabameterApiError` (never retried).
+   */
   apiKey: string;
 }
 
@@ -241,6 +256,33 @@ export class WabameterClient {
   }
 
   // -------------------------------------------------------------------------------------------
+  // The partner's own record
+  // -------------------------------------------------------------------------------------------
+
+  /** The partner's record: name, timestamps and URLs. */
+  getPartner(options: RequestOptions = {}): Promise<Partner> {
+    return this.send('getPartner', { signal: options.signal });
+  }
+
+  /**
+   * Changes the partner's name or URLs (at least one field): `null` or an absent field keeps a
+   * value, `""` clears a URL. Answers the whole record.
+   */
+  updatePartner(patch: PartnerPatch, options: RequestOptions = {}): Promise<Partner> {
+    return this.send('updatePartner', { body: patch, signal: options.signal });
+  }
+
+  /** Where the partner receives notifications (null = none). */
+  getWebhookUrl(options: RequestOptions = {}): Promise<WebhookUrl> {
+    return this.send('getWebhookUrl', { signal: options.signal });
+  }
+
+  /** Sets the webhook URL (`""` removes it); answers the whole partner record, as 360dialog does. */
+  setWebhookUrl(webhookUrl: string, options: RequestOptions = {}): Promise<Partner> {
+    return this.send('setWebhookUrl', { body: { webhook_url: webhookUrl }, signal: options.signal });
+  }
+
+  // -------------------------------------------------------------------------------------------
   // API keys
   // -------------------------------------------------------------------------------------------
 
@@ -256,6 +298,30 @@ export class WabameterClient {
   /** Revokes a key (204); requests with it are refused with 401 from then on. */
   revokeApiKey(keyId: string, options: RequestOptions = {}): Promise<void> {
     return this.send('revokeApiKey', { params: { key_id: keyId }, signal: options.signal });
+  }
+
+  /**
+   * A key that reads only this channel's usage (not a messaging key); `api_key` is shown in this
+   * answer only. Pass it as `apiKey` to a new `WabameterClient`. At most 100 active keys per
+   * channel (409 beyond).
+   */
+  createChannelApiKey(channelId: string, input?: NewChannelApiKey, options: RequestOptions = {}): Promise<CreatedChannelApiKey> {
+    return this.send('createChannelApiKey', { params: { channel_id: channelId }, body: input, signal: options.signal });
+  }
+
+  /** The channel's keys, revoked ones too, oldest first; never a secret. */
+  listChannelApiKeys(channelId: string, options: RequestOptions = {}): Promise<ChannelApiKeyList> {
+    return this.send('listChannelApiKeys', { params: { channel_id: channelId }, signal: options.signal });
+  }
+
+  /** Revokes every active key of the channel; `revoked` counts the keys this call revoked. */
+  revokeChannelApiKeys(channelId: string, options: RequestOptions = {}): Promise<RevokedChannelApiKeys> {
+    return this.send('revokeChannelApiKeys', { params: { channel_id: channelId }, signal: options.signal });
+  }
+
+  /** Revokes one key of the channel: `{revoked: 1}` (0 when it was revoked before; 404 for an unknown key). */
+  revokeChannelApiKey(channelId: string, keyId: string, options: RequestOptions = {}): Promise<RevokedChannelApiKeys> {
+    return this.send('revokeChannelApiKey', { params: { channel_id: channelId, channel_key_id: keyId }, signal: options.signal });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -442,7 +508,8 @@ export class WabameterClient {
         else await this.clock.sleep(delayMs, o.signal);
         continue;
       }
-      if (status >= 500 && mayRetryFailure) {
+      // 501 (an operation this server does not serve) is a permanent answer: never retried.
+      if (status >= 500 && status !== 501 && mayRetryFailure) {
         failures++;
         const delayMs = retryAfterMs ?? backoffDelay(failures - 1, this.retry, this.random);
         if (failures >= this.retry.maxAttempts || delayMs > this.retry.maxRetryAfterMs) throw error();

@@ -54,11 +54,111 @@ export interface ApiKeyList {
   api_keys: ApiKey[];
 }
 
+/** `POST …/channels/{channel_id}/api_keys`: the body is optional (`name` is returned and listed). */
+export interface NewChannelApiKey {
+  /** 1–100 characters. */
+  name?: string;
+}
+
+/**
+ * A new channel API key: it reads only this channel's usage (`GET …/clients/{c}/channels/{ch}`
+ * and its `/info/balance`, `/info/usage`, `/info/charges`). The only time the secret is shown.
+ */
+export interface CreatedChannelApiKey {
+  /** Key id (ends in `CK`), for revoking it. */
+  id: string;
+  /** The service's base URL as the request reached it (protocol and host): where the key is used. */
+  address: string;
+  /** The key itself (`wbc_…`): store it now, the server keeps only its hash. */
+  api_key: string;
+  /** The channel's app id. */
+  app_id: string;
+  channel_id: string;
+  client_id: string;
+  /** The name sent on creation; null when none was. */
+  name: string | null;
+  created_at: string;
+}
+
+/** A channel API key as listed: never its secret. */
+export interface ChannelApiKey {
+  id: string;
+  address: string;
+  app_id: string;
+  channel_id: string;
+  client_id: string;
+  name: string | null;
+  created_at: string;
+  /** When the key was revoked; null while it works. */
+  revoked_at: string | null;
+  /** The key's last four characters. */
+  last4: string;
+}
+
+export interface ChannelApiKeyList {
+  /** Keys listed, revoked ones included. */
+  count: number;
+  /** Oldest first. */
+  api_keys: ChannelApiKey[];
+}
+
+/** The answer to revoking channel keys: how many this request revoked (0 for a key revoked before). */
+export interface RevokedChannelApiKeys {
+  revoked: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The partner's own record
+// ---------------------------------------------------------------------------------------------
+
+/** `GET /api/v2/partners/{partner_id}`. */
+export interface Partner {
+  /** Partner id (ends in `PA`). */
+  id: string;
+  name: string;
+  /** The same as `name` (360dialog's word for the display name). */
+  brand_name: string;
+  created_at: string;
+  /** `created_at` until the record is first changed. */
+  modified_at: string;
+  /** Where the partner receives notifications (the default destination of alerts); null = none. */
+  webhook_url: string | null;
+  partner_redirect_url: string | null;
+  logo_url: string | null;
+}
+
+/**
+ * `PATCH /api/v2/partners/{partner_id}`: at least one field. `null` (or leaving a field out)
+ * keeps it unchanged; `""` clears a URL. URLs are absolute http(s) URLs (≤ 2048 characters).
+ */
+export interface PartnerPatch {
+  /** 1–200 characters; cannot be cleared. */
+  name?: string | null;
+  webhook_url?: string | null;
+  partner_redirect_url?: string | null;
+  logo_url?: string | null;
+}
+
+/** `GET /api/v2/partners/{partner_id}/webhook_url`. */
+export interface WebhookUrl {
+  webhook_url: string | null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Clients and channels
 // ---------------------------------------------------------------------------------------------
 
 export type PaymentMode = 'direct' | 'partner';
+
+/** Keys of a client's `contact_info` (360dialog's contact fields). */
+export type ContactInfoField =
+  | 'email' | 'full_name' | 'name' | 'phone' | 'webpage_url' | 'language' | 'country' | 'street_name' | 'city' | 'zip_code';
+
+/** Contact fields the partner sent about its client; `{}` when none. */
+export type ContactInfo = { [K in ContactInfoField]?: string };
+
+/** `contact_info` in a create or update: in an update merged key by key; a key sent as null or "" is removed. */
+export type ContactInfoPatch = { [K in ContactInfoField]?: string | null };
 
 /** Meta's `auth_international_rate_eligibility`. */
 export interface AuthInternationalEligibility {
@@ -81,11 +181,22 @@ export interface Client {
   created_at: string;
   /** Always `active` today (the meter holds no client life cycle); never null. */
   status: string;
+  /** `created_at` until the client is first changed. */
+  modified_at: string;
+  /** As set by the partner. */
+  organisation: string | null;
+  /** `{}` when none. */
+  contact_info: ContactInfo;
+  /** The partner's own reference for this client, as set by it. */
+  partner_payload: string | null;
+  /** Channels the client may register (1000 unless set). */
+  max_channels: number;
   business_portfolio_id: string | null;
   auth_international_eligibility: Required<AuthInternationalEligibility> | null;
 }
 
 export interface NewClient {
+  /** 1–200 characters. */
   name: string;
   currency: string;
   country: string;
@@ -93,13 +204,30 @@ export interface NewClient {
   timezone?: string;
   business_portfolio_id?: string | null;
   auth_international_eligibility?: AuthInternationalEligibility | null;
+  /** ≤ 200 characters; null or "" = none. */
+  organisation?: string | null;
+  /** Keys sent as null or "" are not stored. */
+  contact_info?: ContactInfoPatch | null;
+  /** ≤ 4096 characters; null or "" = none. */
+  partner_payload?: string | null;
+  /** 1–100000; null = the default (1000). */
+  max_channels?: number | null;
 }
 
-/** At least one field. */
+/**
+ * At least one field; only the fields present change. For `name`, `organisation`,
+ * `contact_info`, `partner_payload` and `max_channels`, `null` leaves the field unchanged and `""`
+ * clears a text field (`contact_info` merges key by key; a key sent as null or "" is removed).
+ * For `business_portfolio_id` and `auth_international_eligibility`, `null` clears.
+ */
 export interface ClientPatch {
-  name?: string;
+  name?: string | null;
   business_portfolio_id?: string | null;
   auth_international_eligibility?: AuthInternationalEligibility | null;
+  organisation?: string | null;
+  contact_info?: ContactInfoPatch | null;
+  partner_payload?: string | null;
+  max_channels?: number | null;
 }
 
 export interface Channel {
@@ -112,13 +240,25 @@ export interface Channel {
   app_id: string;
   timezone: string;
   created_at: string;
-  /** Derived constants today; never null. */
+  /** Derived constant, never null: always `ready` today (360dialog's value for a channel that can send). */
   status: string;
+  /** Derived constant: always `live` today. */
   account_mode: string;
   /** 360dialog's nested shapes, read by existing partner code. */
   setup_info: { phone_number: string; [extra: string]: unknown };
+  /** `fb_account_status` is a derived constant: always `verified` today. */
   waba_account: { id: string; fb_account_status: string; [extra: string]: unknown };
   integration: { app_id: string; [extra: string]: unknown };
+  /** The channel's client, as 360dialog's channel objects carry it. */
+  client: ChannelClient;
+}
+
+export interface ChannelClient {
+  id: string;
+  name: string;
+  partner_payload: string | null;
+  /** `{}` when none. */
+  contact_info: ContactInfo;
 }
 
 export interface NewChannel {
@@ -207,7 +347,8 @@ export type UsageRow = CategoryFields<
 };
 
 export interface BalanceResponse {
-  balance: number | null;
+  /** Prepaid funds: the sum of the booked entries; 0 while nothing is booked (never null). */
+  balance: number;
   currency: string;
   last_renewal: { date: string; amount: number } | null;
   bi_price_for_currency_and_client_country: number;

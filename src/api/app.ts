@@ -14,7 +14,10 @@ import { HealthResponse } from './schemas.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { balanceRoutes } from './routes/balance.ts';
+import { channelKeyRoutes } from './routes/channel-keys.ts';
 import { rateCardRoutes } from './routes/rate-cards.ts';
+import { messagingProviderRoutes } from './routes/messaging-provider.ts';
+import { partnerRoutes } from './routes/partners.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -66,19 +69,30 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   });
   // After authentication: only a caller entitled to a client's data uses up its quota.
   const balanceLimit = opts.balanceRateLimit === undefined ? DEFAULT_BALANCE_RATE_LIMIT : opts.balanceRateLimit;
-  if (balanceLimit) app.addHook('onRequest', balanceRateLimit({ rule: balanceLimit, store: opts.rateLimitStore, nowMs: opts.nowMs }));
+  if (balanceLimit) {
+    const { tenants } = services;
+    app.addHook('onRequest', balanceRateLimit({
+      rule: balanceLimit,
+      store: opts.rateLimitStore,
+      nowMs: opts.nowMs,
+      resolve: (p) => (p.channel_id ? tenants.getChannel(p.partner_id, p.client_id, p.channel_id) : tenants.getClient(p.partner_id, p.client_id)),
+    }));
+  }
   app.addHook('preHandler', guardInput);
   // Reads of usage see every acknowledged webhook: wait for the meter to reach the log's end.
   app.addHook('preHandler', async (request) => {
     if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await services.queue.caughtUp();
   });
   app.get('/healthz', { schema: { summary: 'Liveness check', response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const }));
+  await app.register(partnerRoutes(services));
   await app.register(tenantRoutes(services));
   await app.register(authRoutes(services));
+  await app.register(channelKeyRoutes(services));
   await app.register(balanceRoutes(services));
   await app.register(usageRoutes(services));
   await app.register(accountRoutes(services));
   await app.register(rateCardRoutes(services));
+  await app.register(messagingProviderRoutes(services));
   await app.register(webhookRoutes(services, { appSecrets: opts.appSecrets, verifyToken: opts.verifyToken, bodyLimit: opts.webhookBodyLimit }));
   return app;
 }

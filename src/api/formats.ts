@@ -17,5 +17,15 @@ export const FORMATS: Record<string, (value: string) => boolean> = {
     }
   },
   'country-code': (v) => /^[A-Za-z]{2}$/.test(v) && isSupportedCountry(v.toUpperCase() as never),
+  /** An absolute http(s) URL, or "" (which clears the field it is sent for). */
+  'http-url-or-empty': (v) => {
+    if (v === '') return true;
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
   'currency-code': (v) => /^[A-Za-z]{3}$/.test(v) && CURRENCIES.has(v.toUpperCase()),
 };

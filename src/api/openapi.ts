@@ -53,7 +53,7 @@ export function serializeWithJsonStringify(app: FastifyInstance): void {
 /** Tags of the document, in display order. */
 export const TAGS = [
   { name: 'service', description: 'Health check and this API description' },
-  { name: 'partners', description: 'Partners (admin token)' },
+  { name: 'partners', description: 'Partners: created by the administrator; each reads and changes its own record' },
   { name: 'auth', description: 'Partner API keys and access tokens' },
   { name: 'clients', description: 'Clients of a partner (360dialog-compatible)' },
   { name: 'channels', description: "Channels (phone numbers) of a client (360dialog-compatible)" },
@@ -64,6 +64,7 @@ export const TAGS = [
   { name: 'rate-cards', description: "Meta's rate cards (admin token)" },
   { name: 'volume-tiers', description: 'Volume-tier rate schedules (admin token)' },
   { name: 'webhooks', description: "Meta's WhatsApp webhooks: verification handshake and status/account_update notifications" },
+  { name: 'not-served', description: "A messaging provider's operations (templates, sending, channel cancellation): answered with 501 saying where they belong" },
 ];
 
 const TAG_RULES: [RegExp, string][] = [
@@ -103,6 +104,11 @@ export const OPERATION_IDS: Record<string, string> = {
   'GET /healthz': 'getHealth',
   [`GET ${OPENAPI_PATH}`]: 'getOpenApiDocument',
   'POST /admin/partners': 'createPartner',
+  [`GET ${P}`]: 'getPartner',
+  [`PATCH ${P}`]: 'updatePartner',
+  [`GET ${P}/webhook_url`]: 'getPartnerWebhookUrl',
+  [`POST ${P}/webhook_url`]: 'setPartnerWebhookUrl',
+  'GET /admin/registration-conflicts': 'listRegistrationConflicts',
   [`POST ${P}/clients`]: 'createClient',
   [`GET ${P}/clients`]: 'listClients',
   [`GET ${P}/clients/:client_id`]: 'getClient',

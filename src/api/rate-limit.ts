@@ -4,9 +4,10 @@
  * calendar slots), so any 30 s holds at most 5 accepted requests and a client library that keeps
  * itself under "5 in any 30 s" is never refused.
  *
- * The bucket is the partner and client ids of the path, counted after authentication: a caller
- * without valid credentials, or another partner naming this client's id, cannot use up a
- * client's quota. Client and channel balance calls of one client share its bucket. Refused
+ * The bucket is the partner and client ids of the path, counted after authentication and only
+ * once the client (and channel) are known to be the caller's: a caller without valid
+ * credentials, or another partner naming this client's id, cannot use up a client's quota, and a
+ * request naming an id that does not exist is a 404 that opens no bucket. Client and channel balance calls of one client share its bucket. Refused
  * requests are not counted (a client retrying too early does not push its own reset back).
  *
  * Every counted response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
@@ -20,6 +21,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
+import { ID_PATTERN } from './schemas.ts';
 
 export interface RateLimitRule {
   /** Requests accepted per window. */
@@ -75,8 +77,17 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 }
 
+/** The ids a balance request names. */
+export interface BalancePath {
+  partner_id: string;
+  client_id: string;
+  channel_id?: string;
+}
+
 export interface BalanceRateLimitOptions {
   rule: RateLimitRule;
+  /** Throws (a 404) when the path's client or channel is not the partner's; runs before anything is counted. */
+  resolve: (path: BalancePath) => Promise<unknown>;
   store?: RateLimitStore;
   nowMs?: () => number;
 }
@@ -96,7 +107,10 @@ export function balanceRateLimit(opts: BalanceRateLimitOptions) {
   const { rule } = opts;
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!isBalanceRoute(request.routeOptions.url ?? '')) return;
-    const p = request.params as { partner_id?: string; client_id?: string };
+    const p = request.params as BalancePath;
+    // A malformed id is validation's 400 (named there), not a 404 here; it opens no bucket.
+    if (![p.partner_id, p.client_id, p.channel_id].every((id) => id === undefined || ID_PATTERN.test(id))) return;
+    await opts.resolve(p);
     const d = await store.hit(`balance:${p.partner_id}:${p.client_id}`, rule, nowMs());
     reply.header('x-ratelimit-limit', rule.limit);
     reply.header('x-ratelimit-remaining', d.remaining);

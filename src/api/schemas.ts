@@ -2,9 +2,13 @@
  * Schemas shared by several routes. One definition validates requests, types handlers and
  * (later) documents the API.
  */
+import type { FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from 'typebox';
+import { badRequest } from '../errors.ts';
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+/** What a partner, client, channel or key id looks like. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const Id = Type.String({ pattern: ID_PATTERN.source });
 
 export const PartnerParams = Type.Object({ partner_id: Id });
 export const ClientParams = Type.Object({ partner_id: Id, client_id: Id });
@@ -40,6 +44,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'Request body too large',
   415: 'Unsupported Content-Type',
   429: 'Too many requests: wait for `Retry-After` seconds',
+  501: 'Not served here: the operation belongs to a messaging provider; `meta.developer_message` says which',
   500: 'Internal error (the body carries no internals; the failure was logged)',
   503: 'Temporarily unavailable: retry later',
 };
@@ -63,3 +68,18 @@ export const Nullable = <T extends TSchema>(schema: T, options: { description?: 
 export const IsoDateTime = Type.String({ format: 'date-time' });
 
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') }, { description: 'The service is up and ready' });
+
+/**
+ * A preValidation hook for PATCH bodies: fields the route cannot change are refused by name
+ * (the validator would otherwise drop an unknown key silently).
+ */
+export function refuseFieldsOutside(allowed: readonly string[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+    const other = Object.keys(body).filter((k) => !allowed.includes(k));
+    if (other.length > 0) {
+      throw badRequest('The request has invalid parameters', other.map((k) => `${k.slice(0, 40)}: cannot be changed; PATCH accepts ${allowed.join(', ')}`), 'invalid_parameter');
+    }
+  };
+}

@@ -1,5 +1,6 @@
 /**
- * Partner credentials: named API keys (`X-API-Key`), partner users, and the legacy token flow
+ * Partner credentials: named API keys (`X-API-Key`), channel API keys (scoped to reading one
+ * channel's usage, src/auth/channel-keys.ts), partner users, and the legacy token flow
  * (`POST /api/v2/token` → an opaque access token for `Authorization: Bearer` and a single-use
  * refresh token). Keys and tokens are random strings shown once and stored as SHA-256 hashes, so
  * a copy of the database authenticates nobody; passwords are scrypt hashes.
@@ -13,15 +14,17 @@
  * sharing the store, takes effect at once. Failed logins are never cached (guessing always pays
  * scrypt), and an unknown user costs the same scrypt as a wrong password.
  *
- * For the same reason a repeated login within a short window returns the pair it issued a moment
- * ago (after checking in the store that the pair is still live) instead of writing a new one:
- * a client that logs in before every call would otherwise add a row per call.
+ * Every successful login issues a new pair, even within that window. Refresh tokens are
+ * single-use, so two processes that log in with one user and got the same pair would spend each
+ * other's refresh token; the price is a row per login, and expired pairs are purged as new ones
+ * are issued (PURGE_EVERY_MS).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { AppError, conflict, notFound } from '../errors.ts';
 import { hashSecret, newId } from '../ids.ts';
 import { isUniqueViolation, type Store } from '../store/database.ts';
 import * as store from './auth-store.ts';
+import { createChannelKeys } from './channel-keys.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 
 export interface AuthSettings {
@@ -40,7 +43,7 @@ export interface AuthDeps {
   nowMs?: () => number;
 }
 
-/** The three kinds of partner secret, told apart by prefix so a misplaced one gets a precise 401. */
+/** The kinds of partner secret, told apart by prefix so a misplaced one gets a precise 401 (channel keys: CHANNEL_KEY_PREFIX). */
 export const API_KEY_PREFIX = 'wbm_';
 export const ACCESS_TOKEN_PREFIX = 'wbt_';
 export const REFRESH_TOKEN_PREFIX = 'wbr_';
@@ -60,15 +63,20 @@ export interface TokenPair {
   refresh_token: string;
 }
 
-export type Authenticated = { partnerId: string; keyId?: string; userId?: string };
+export type Authenticated = {
+  partnerId: string;
+  keyId?: string;
+  userId?: string;
+  /** Set for a channel API key: the only channel (and its client) whose usage it may read. */
+  channelId?: string;
+  clientId?: string;
+};
 export type Rejected = { rejected: 'unknown' | 'revoked' | 'expired' };
 
 interface CachedLogin {
   userId: string;
   passwordHash: string;
   expiresAt: number;
-  /** The pair this login last issued, reusable briefly (see the module comment). */
-  pair?: { access: string; refresh: string; issuedAt: number };
 }
 
 const invalidGrant = (message: string) => new AppError(401, 'invalid_grant', message);
@@ -81,8 +89,6 @@ export function createAuthService(deps: AuthDeps) {
   const nowIso = () => new Date(nowMs()).toISOString();
   const cacheKeySecret = randomBytes(32);
   const logins = new Map<string, CachedLogin>();
-  // A pair is reused only while most of its life is left, whatever the configured lifetime.
-  const reuseWindowMs = Math.min(LOGIN_CACHE_MS, settings.accessTokenTtl * 100);
   let lastPurge = 0;
   /** Counters for monitoring (and for tests that check the token endpoint stays cheap). */
   const stats = { passwordVerifications: 0, tokenPairsIssued: 0 };
@@ -96,7 +102,7 @@ export function createAuthService(deps: AuthDeps) {
     while (logins.size > LOGIN_CACHE_MAX) logins.delete(logins.keys().next().value as string);
   }
 
-  async function issuePair(userId: string, partnerId: string): Promise<{ pair: TokenPair; access: string; refresh: string }> {
+  async function issuePair(userId: string, partnerId: string): Promise<TokenPair> {
     const access = `${ACCESS_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const refresh = `${REFRESH_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = nowSeconds();
@@ -117,22 +123,16 @@ export function createAuthService(deps: AuthDeps) {
       lastPurge = nowMs();
       await store.purgeExpiredTokenPairs(db, now);
     }
-    return { pair: { access_token: access, token_type: 'Bearer', expires_in: settings.accessTokenTtl, refresh_token: refresh }, access, refresh };
+    return { access_token: access, token_type: 'Bearer', expires_in: settings.accessTokenTtl, refresh_token: refresh };
   }
 
-  /** The cached pair if the store says it is still live, with its remaining lifetime. */
-  async function reusablePair(entry: CachedLogin): Promise<TokenPair | undefined> {
-    const p = entry.pair;
-    if (!p || nowMs() - p.issuedAt >= reuseWindowMs) return undefined;
-    const row = await store.tokenPairByAccessHash(db, hashSecret(p.access));
-    const left = row ? row.access_expires_at - nowSeconds() : 0;
-    if (!row || row.revoked_at != null || row.refresh_used_at != null || left <= 0) return undefined;
-    return { access_token: p.access, token_type: 'Bearer', expires_in: left, refresh_token: p.refresh };
-  }
+  const channelKeys = createChannelKeys({ db, nowIso });
 
   return {
     settings,
     stats,
+    /** Channel API keys of the partner's channels (create, list, revoke). */
+    channelKeys,
 
     // ---- authenticating a request ----------------------------------------------------------
 
@@ -152,6 +152,9 @@ export function createAuthService(deps: AuthDeps) {
       if (row.access_expires_at <= nowSeconds()) return { rejected: 'expired' };
       return { partnerId: row.partner_id, userId: row.user_id };
     },
+
+    /** The partner and the one channel a channel API key is scoped to, or why it is refused. */
+    checkChannelKey: (key: string): Promise<Authenticated | Rejected> => channelKeys.check(key),
 
     // ---- named API keys --------------------------------------------------------------------
 
@@ -208,22 +211,18 @@ export function createAuthService(deps: AuthDeps) {
       const user = await store.userByUsername(db, username);
       const cached = logins.get(key);
       const live = user && user.revoked_at == null ? user : undefined;
-      let entry: CachedLogin;
-      if (cached && live && cached.expiresAt > nowMs() && cached.userId === live.id && cached.passwordHash === live.password_hash) {
-        entry = cached;
-        const again = await reusablePair(entry);
-        if (again) return again;
-      } else {
+      // The cache vouches only for the very password hash it verified, while it is fresh.
+      const verifiedRecently = (u: NonNullable<typeof live>) =>
+        cached !== undefined && cached.expiresAt > nowMs() && cached.userId === u.id && cached.passwordHash === u.password_hash;
+      if (!live || !verifiedRecently(live)) {
         if (cached) logins.delete(key);
         stats.passwordVerifications++;
         const ok = await verifyPassword(password, live?.password_hash ?? DUMMY_HASH);
         if (!live || !ok) throw invalidGrant('Username or password is wrong');
-        entry = { userId: live.id, passwordHash: live.password_hash, expiresAt: nowMs() + LOGIN_CACHE_MS };
-        remember(key, entry);
+        remember(key, { userId: live.id, passwordHash: live.password_hash, expiresAt: nowMs() + LOGIN_CACHE_MS });
       }
-      const { pair, access, refresh } = await issuePair(live.id, live.partner_id);
-      entry.pair = { access, refresh, issuedAt: nowMs() };
-      return pair;
+      // A new pair every time (see the module comment): never one another caller may be holding.
+      return issuePair(live.id, live.partner_id);
     },
 
     /** `grant_type=refresh_token`: a new pair for a live refresh token, which is spent. */
@@ -233,7 +232,7 @@ export function createAuthService(deps: AuthDeps) {
       const row = await store.tokenPairByRefreshHash(db, hashSecret(refreshToken));
       if (!row || row.revoked_at != null || row.refresh_used_at != null || row.refresh_expires_at <= nowSeconds()) throw refused();
       if (!(await store.spendRefreshToken(db, row.id, nowIso()))) throw refused();
-      return (await issuePair(row.user_id, row.partner_id)).pair;
+      return issuePair(row.user_id, row.partner_id);
     },
   };
 }

@@ -1,10 +1,10 @@
 /**
- * Data access for partner credentials: named API keys, partner users and their token pairs.
- * Secrets are never stored: keys and tokens by SHA-256 hash, passwords by scrypt hash.
+ * Data access for partner credentials: named API keys, channel API keys, partner users and their
+ * token pairs. Secrets are never stored: keys and tokens by SHA-256 hash, passwords by scrypt hash.
  */
 import type { Insertable, Selectable } from 'kysely';
 import type { Executor } from '../store/meter-store.ts';
-import type { ApiKeysTable, PartnerTokensTable, PartnerUsersTable } from '../store/schema.ts';
+import type { ApiKeysTable, ChannelApiKeysTable, PartnerTokensTable, PartnerUsersTable } from '../store/schema.ts';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type PartnerUserRow = Selectable<PartnerUsersTable>;
@@ -44,6 +44,61 @@ export async function revokeApiKey(db: Executor, partnerId: string, keyId: strin
     await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', keyId).where('revoked_at', 'is', null).execute();
   }
   return true;
+}
+
+// ---- channel API keys ------------------------------------------------------------------------
+
+export type ChannelKeyRow = Selectable<ChannelApiKeysTable>;
+
+/** The channel if `partnerId` holds it, with what a channel key reports about it. */
+export async function channelOfPartner(db: Executor, partnerId: string, channelId: string) {
+  return db.selectFrom('channels').select(['id', 'client_id', 'app_id'])
+    .where('partner_id', '=', partnerId).where('id', '=', channelId).executeTakeFirst();
+}
+
+export async function insertChannelKey(db: Executor, k: Insertable<ChannelApiKeysTable>): Promise<void> {
+  await db.insertInto('channel_api_keys').values(k).execute();
+}
+
+/**
+ * The key with this hash, revoked or not, with its channel's partner and client as they are now
+ * (read from the channel, so the scope follows the channel rather than a copy made at creation).
+ */
+export async function channelKeyByHash(db: Executor, keyHash: string) {
+  return db.selectFrom('channel_api_keys').innerJoin('channels', 'channels.id', 'channel_api_keys.channel_id')
+    .select(['channel_api_keys.id', 'channel_api_keys.revoked_at', 'channel_api_keys.channel_id', 'channels.client_id', 'channels.partner_id'])
+    .where('channel_api_keys.key_hash', '=', keyHash).executeTakeFirst();
+}
+
+/** Every key of a channel, revoked ones too, oldest first. */
+export async function channelKeysOfChannel(db: Executor, channelId: string) {
+  return db.selectFrom('channel_api_keys').select(['id', 'client_id', 'channel_id', 'name', 'created_at', 'revoked_at', 'last4'])
+    .where('channel_id', '=', channelId).orderBy('created_at').orderBy('id').execute();
+}
+
+export async function countActiveChannelKeys(db: Executor, channelId: string): Promise<number> {
+  const r = await db.selectFrom('channel_api_keys').select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('channel_id', '=', channelId).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Revokes every active key of a channel; the number revoked. */
+export async function revokeChannelKeys(db: Executor, channelId: string, at: string): Promise<number> {
+  const r = await db.updateTable('channel_api_keys').set({ revoked_at: at })
+    .where('channel_id', '=', channelId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/**
+ * Revokes one key of a channel: 1 when this call revoked it, 0 when it was revoked already,
+ * undefined when the channel has no such key.
+ */
+export async function revokeChannelKey(db: Executor, channelId: string, keyId: string, at: string): Promise<0 | 1 | undefined> {
+  const key = await db.selectFrom('channel_api_keys').select('id').where('channel_id', '=', channelId).where('id', '=', keyId).executeTakeFirst();
+  if (!key) return undefined;
+  const r = await db.updateTable('channel_api_keys').set({ revoked_at: at })
+    .where('id', '=', keyId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1 ? 1 : 0;
 }
 
 // ---- partner users --------------------------------------------------------------------------

@@ -71,7 +71,9 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
       const ui = listPrice(client, 'service');
       const notes = [bi.note, ui.note].filter((n): n is string => n != null);
       return {
-        balance: null,
+        // Typed clients read `balance` as a non-nullable number: the sum of the booked funds
+        // entries, and nothing is booked until the funds ledger exists.
+        balance: 0,
         currency: client.currency,
         last_renewal: null,
         bi_price_for_currency_and_client_country: bi.value,

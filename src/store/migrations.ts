@@ -275,7 +275,49 @@ const listAndUsageIndexes: Migration = async (db) => {
   await db.schema.createIndex('messages_phone_unit_day').ifNotExists().on('messages').columns(['phone_number_id', 'unit_day']).execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes];
+/**
+ * 7: what 360dialog's client libraries read and write: client attributes the partner sets, the
+ * partner's own record (webhook URL), keys scoped to one channel, and refused registrations of a
+ * phone number another partner holds (for the operator).
+ */
+const partnerCompatibility: Migration = async (db, dialect) => {
+  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  for (const column of ['organisation', 'contact_info', 'partner_payload', 'modified_at'] as const) {
+    await db.schema.alterTable('clients').addColumn(column, 'text').execute();
+  }
+  await db.schema.alterTable('clients').addColumn('max_channels', 'integer').execute();
+  for (const column of ['webhook_url', 'partner_redirect_url', 'logo_url', 'modified_at'] as const) {
+    await db.schema.alterTable('partners').addColumn(column, 'text').execute();
+  }
+
+  await db.schema.createTable('channel_api_keys')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.id'))
+    .addColumn('client_id', 'text', (c) => c.notNull().references('clients.id'))
+    .addColumn('channel_id', 'text', (c) => c.notNull().references('channels.id'))
+    .addColumn('name', 'text')
+    .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('last4', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('channel_api_keys_channel').on('channel_api_keys').columns(['channel_id', 'created_at']).execute();
+
+  await db.schema.createTable('registration_conflicts')
+    .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('partner_id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('holder_channel_id', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('first_at', 'text', (c) => c.notNull())
+    .addColumn('last_at', 'text', (c) => c.notNull())
+    // One row per number and refused partner; repeated attempts count up.
+    .addUniqueConstraint('registration_conflicts_once', ['phone_number_id', 'partner_id'])
+    .execute();
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility];
 
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   await db.schema.createTable('meta').ifNotExists()

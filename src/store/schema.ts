@@ -17,6 +17,11 @@ export interface PartnersTable {
   id: string;
   name: string;
   created_at: string;
+  /** Where the partner wants notifications (360dialog's partner webhook URL); the default destination of alerts. */
+  webhook_url: ColumnType<string | null, string | null | undefined, string | null>;
+  partner_redirect_url: ColumnType<string | null, string | null | undefined, string | null>;
+  logo_url: ColumnType<string | null, string | null | undefined, string | null>;
+  modified_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export interface ApiKeysTable {
   id: string;
@@ -73,6 +78,15 @@ export interface ClientsTable {
    * AUTH_INTL_PRICE_ELIGIBILITY_UPDATE webhook for one of the client's WABAs (latest wins).
    */
   auth_international_eligibility: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Attributes the partner sets about its own client (360dialog's), returned and filterable. */
+  organisation: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON text of the contact fields the partner sent (email, full_name, phone, …); null = none. */
+  contact_info: ColumnType<string | null, string | null | undefined, string | null>;
+  partner_payload: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Channels the client may register; null = the default limit. */
+  max_channels: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Last change through the API; null = never changed since created_at. */
+  modified_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export interface ChannelsTable {
   id: string;
@@ -238,7 +252,37 @@ export interface Database {
   rank_groups: RankGroupsTable;
   volume_tier_updates: VolumeTierUpdatesTable;
   auth_intl_eligibility_updates: AuthIntlEligibilityUpdatesTable;
+  channel_api_keys: ChannelApiKeysTable;
+  registration_conflicts: RegistrationConflictsTable;
   meta: MetaTable;
+}
+
+/** A key scoped to one channel: it reads that channel's usage through the Partner API and nothing else (hash only). */
+export interface ChannelApiKeysTable {
+  id: string;
+  partner_id: string;
+  client_id: string;
+  channel_id: string;
+  /** What the key is for, as the partner named it; null = unnamed. */
+  name: string | null;
+  key_hash: string;
+  last4: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+/** A refused registration of a phone number id that another partner's channel holds, kept for the operator. */
+export interface RegistrationConflictsTable {
+  id: Generated<number>;
+  phone_number_id: string;
+  /** The partner that was refused, and the client it tried to register the number for. */
+  partner_id: string;
+  client_id: string;
+  /** The channel that holds the number. */
+  holder_channel_id: string;
+  attempts: number;
+  first_at: string;
+  last_at: string;
 }
 
 /** Operator-loaded rate-card cells (one per card row and category); rate in micros, null = `n/a`. */

@@ -5,7 +5,7 @@
  * - `sort`: `field` ascending, `-field` descending (`+field` ascending too); a list either as
  *   repeated `sort=` parameters or comma-separated (`sort=name,-created_at`). Only known fields.
  * - `filters`: a JSON object as a string (`{"name":"Acme"}`), or the Python-style literal some
- *   clients send (`{'status': 'running'}`, `True`/`None` spellings included); nested objects are
+ *   clients send (`{'status': 'ready'}`, `True`/`None` spellings included); nested objects are
  *   read as dotted keys (`{"waba_account":{"id":"1"}}` = `{"waba_account.id":"1"}`). Values are
  *   strings (numbers are read as their decimal text). Only known keys.
  *
@@ -41,7 +41,8 @@ export function parseSort<F extends string>(
     .flatMap((s) => String(s).split(','))
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  const source = tokens.length > 0 ? tokens : fallback;
+  const named = tokens.filter((t) => t.replace(/^[-+]\s*/, '') !== '');
+  const source = named.length > 0 ? tokens : fallback;
   const errors: ParamError[] = [];
   if (source.length > MAX_SORT_TERMS) {
     return { terms: [], echo: [], errors: [{ field: 'sort', message: `at most ${MAX_SORT_TERMS} fields, got ${source.length}` }] };
@@ -52,6 +53,8 @@ export function parseSort<F extends string>(
   for (const token of source) {
     const desc = token.startsWith('-');
     const name = token.replace(/^[-+]\s*/, '');
+    // A bare `-` or `+` (one library's request objects send `sort=-` by default) names no field.
+    if (name === '') continue;
     const field = Object.hasOwn(aliases, name) ? aliases[name] : undefined;
     if (field === undefined) {
       errors.push({ field: 'sort', message: `unknown field ${quote(name)}; sortable fields: ${Object.keys(aliases).join(', ')}` });

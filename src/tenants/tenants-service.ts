@@ -3,18 +3,21 @@
  * a channel claiming a phone number whose statuses arrived before it was registered, and a
  * client's pricing profile (business portfolio, auth-international eligibility) changing.
  */
+import type { Updateable } from 'kysely';
 import { latestEligibilityUpdate } from '../accounts/accounts-store.ts';
 import { meterHooks } from '../accounts/meter-hooks.ts';
 import { duplicateExceptionCountries, parseEligibility, serializeEligibility, type AuthInternationalEligibility } from '../billing/auth-international.ts';
 import { assertTimeZone } from '../billing/calendar.ts';
-import { badRequest, conflict, notFound } from '../errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import { hashSecret, newApiKey, newId } from '../ids.ts';
 import type { ChannelDirectory } from '../meter/channel-directory.ts';
 import { replayPhone, type IngestQueue } from '../meter/ingest.ts';
 import type { MeterDeps } from '../meter/meter.ts';
 import { isUniqueViolation, type Store } from '../store/database.ts';
+import type { ClientsTable, PartnersTable } from '../store/schema.ts';
 import * as tenants from '../store/tenants-store.ts';
-import { CHANNEL_STATUS, CLIENT_STATUS } from './derived-fields.ts';
+import { DEFAULT_MAX_CHANNELS, mergeContactInfo, optionalText, type ContactInfoPatch } from './client-attributes.ts';
+import { CHANNEL_ACCOUNT_MODE, CHANNEL_STATUS, CLIENT_STATUS, FB_ACCOUNT_STATUS } from './derived-fields.ts';
 import { parseFilters, parseSort, type ParamError } from './list-query.ts';
 
 export interface TenantsDeps {
@@ -33,6 +36,10 @@ export interface NewClient {
   timezone?: string;
   business_portfolio_id?: string | null;
   auth_international_eligibility?: AuthInternationalEligibility | null;
+  organisation?: string | null;
+  contact_info?: ContactInfoPatch | null;
+  partner_payload?: string | null;
+  max_channels?: number | null;
 }
 
 /** What pricing needs to know about a client beyond its currency. */
@@ -46,11 +53,27 @@ export interface PricingProfile {
   authInternationalEligibility: Required<AuthInternationalEligibility> | null;
 }
 
-/** PATCH: only the fields present change; null clears an optional one. */
+/**
+ * PATCH: only the fields present change. For wabameter's own fields (business portfolio,
+ * eligibility) null clears; for 360dialog's (name, organisation, contact_info, partner_payload,
+ * max_channels) null means unchanged (see client-attributes.ts).
+ */
 export interface ClientPatch {
-  name?: string;
+  name?: string | null;
   business_portfolio_id?: string | null;
   auth_international_eligibility?: AuthInternationalEligibility | null;
+  organisation?: string | null;
+  contact_info?: ContactInfoPatch | null;
+  partner_payload?: string | null;
+  max_channels?: number | null;
+}
+
+/** PATCH of the partner's own record: null = unchanged, "" clears a URL. */
+export interface PartnerPatch {
+  name?: string | null;
+  webhook_url?: string | null;
+  partner_redirect_url?: string | null;
+  logo_url?: string | null;
 }
 
 export interface NewChannel {
@@ -72,6 +95,9 @@ export interface ListRequest {
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const DEFAULT_SORT = ['created_at'];
+/** Filter keys whose value is the same constant on every row (src/tenants/derived-fields.ts). */
+const CLIENT_DERIVED = { status: CLIENT_STATUS };
+const CHANNEL_DERIVED = { status: CHANNEL_STATUS, account_mode: CHANNEL_ACCOUNT_MODE, 'waba_account.fb_account_status': FB_ACCOUNT_STATUS };
 
 /** The parts of a list response that echo the request. */
 export interface ListEcho {
@@ -114,7 +140,44 @@ export function createTenantsService(deps: TenantsDeps) {
   const db = deps.store.db;
   const nowIso = () => (deps.now?.() ?? new Date()).toISOString();
 
+  /**
+   * The error for a phone number id some channel already holds. The partner's own channel is
+   * named; another partner's is not even said to exist (the message is the same whatever the
+   * reason the number is unavailable), and the attempt is recorded for the operator
+   * (`GET /admin/registration-conflicts`), who can tell the two partners apart.
+   */
+  async function refuseHeldNumber(holder: tenants.Channel, partnerId: string, clientId: string, phoneNumberId: string) {
+    if (holder.partner_id === partnerId) {
+      return conflict(`Phone number id ${phoneNumberId} is already registered to your channel ${holder.id} (client ${holder.client_id})`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
+    }
+    await tenants.recordRegistrationConflict(deps.store.db, { phone_number_id: phoneNumberId, partner_id: partnerId, client_id: clientId, holder_channel_id: holder.id, at: nowIso() });
+    return new AppError(409, 'phone_number_unavailable', `Phone number id ${phoneNumberId} cannot be registered`,
+      ['phone_number_id: this number is not available for registration; if it is yours, contact the operator of this service']);
+  }
+
+  const pageOptions = (echo: ListEcho) => ({ limit: echo.limit, offset: echo.offset, dialect: deps.store.dialect, defaultMaxChannels: DEFAULT_MAX_CHANNELS });
+
   return {
+    async getPartner(partnerId: string) {
+      const p = await tenants.partnerById(db, partnerId);
+      if (!p) throw notFound('Partner');
+      return p;
+    },
+
+    async updatePartner(partnerId: string, patch: PartnerPatch) {
+      await this.getPartner(partnerId);
+      const set: Updateable<PartnersTable> = {};
+      if (patch.name != null) set.name = patch.name;
+      for (const field of ['webhook_url', 'partner_redirect_url', 'logo_url'] as const) {
+        if (patch[field] != null) set[field] = optionalText(patch[field]);
+      }
+      if (Object.keys(set).length > 0) await tenants.updatePartner(db, partnerId, { ...set, modified_at: nowIso() });
+      return this.getPartner(partnerId);
+    },
+
+    /** Refused registrations of numbers other partners hold (for the operator). */
+    registrationConflicts: () => tenants.registrationConflicts(db),
+
     async createPartner(name: string, keyName = 'default') {
       const id = newId('PA');
       const apiKey = newApiKey();
@@ -141,6 +204,11 @@ export function createTenantsService(deps: TenantsDeps) {
         created_at: nowIso(),
         business_portfolio_id: input.business_portfolio_id ?? null,
         auth_international_eligibility: eligibilityText(input.auth_international_eligibility),
+        organisation: optionalText(input.organisation),
+        contact_info: input.contact_info == null ? null : mergeContactInfo(null, input.contact_info),
+        partner_payload: optionalText(input.partner_payload),
+        max_channels: input.max_channels ?? null,
+        modified_at: null,
       };
       await tenants.insertClient(db, client);
       return client;
@@ -153,13 +221,18 @@ export function createTenantsService(deps: TenantsDeps) {
      */
     async updateClient(partnerId: string, clientId: string, patch: ClientPatch) {
       const before = await this.getClient(partnerId, clientId);
-      const set: { name?: string; business_portfolio_id?: string | null; auth_international_eligibility?: string | null } = {};
-      if (patch.name !== undefined) set.name = patch.name;
+      const set: Updateable<ClientsTable> = {};
+      if (patch.name != null) set.name = patch.name;
+      if (patch.organisation != null) set.organisation = optionalText(patch.organisation);
+      if (patch.partner_payload != null) set.partner_payload = optionalText(patch.partner_payload);
+      if (patch.max_channels != null) set.max_channels = patch.max_channels;
+      if (patch.contact_info != null) set.contact_info = mergeContactInfo(before.contact_info, patch.contact_info);
       if (patch.business_portfolio_id !== undefined) set.business_portfolio_id = patch.business_portfolio_id;
       if (patch.auth_international_eligibility !== undefined) set.auth_international_eligibility = eligibilityText(patch.auth_international_eligibility);
       const pricingChanged = (set.business_portfolio_id !== undefined && set.business_portfolio_id !== before.business_portfolio_id)
         || (set.auth_international_eligibility !== undefined && set.auth_international_eligibility !== before.auth_international_eligibility);
       if (Object.keys(set).length > 0) {
+        set.modified_at = nowIso();
         if (!pricingChanged) {
           await tenants.updateClient(db, partnerId, clientId, set);
         } else {
@@ -183,7 +256,7 @@ export function createTenantsService(deps: TenantsDeps) {
      */
     async pageClients(partnerId: string, req: ListRequest) {
       const q = listQuery(req, tenants.CLIENT_FILTER_KEYS, tenants.CLIENT_SORT_FIELDS);
-      const page = await tenants.clientsPage(db, partnerId, { ...q, limit: q.echo.limit, offset: q.echo.offset, derivedStatus: CLIENT_STATUS, dialect: deps.store.dialect });
+      const page = await tenants.clientsPage(db, partnerId, { ...q, ...pageOptions(q.echo), derived: CLIENT_DERIVED });
       return { ...q.echo, total: page.total, rows: page.rows };
     },
 
@@ -191,7 +264,7 @@ export function createTenantsService(deps: TenantsDeps) {
     async pageChannels(partnerId: string, clientId: string | null, req: ListRequest) {
       const q = listQuery(req, tenants.CHANNEL_FILTER_KEYS, tenants.CHANNEL_SORT_FIELDS);
       if (clientId != null) await this.getClient(partnerId, clientId);
-      const page = await tenants.channelsPage(db, partnerId, clientId, { ...q, limit: q.echo.limit, offset: q.echo.offset, derivedStatus: CHANNEL_STATUS, dialect: deps.store.dialect });
+      const page = await tenants.channelsPage(db, partnerId, clientId, { ...q, ...pageOptions(q.echo), derived: CHANNEL_DERIVED });
       return { ...q.echo, total: page.total, rows: page.rows };
     },
 
@@ -235,9 +308,18 @@ export function createTenantsService(deps: TenantsDeps) {
         timezone: validTimeZone(input.timezone ?? client.timezone, 'timezone'),
         created_at: nowIso(),
       };
-      const alreadyRegistered = () => conflict(`Phone number id ${channel.phone_number_id} is already registered`, ['phone_number_id: each WhatsApp phone number belongs to one channel']);
-      if (await tenants.channelByPhoneNumberId(db, channel.phone_number_id)) throw alreadyRegistered();
+      const holderCheck = async () => {
+        const holder = await tenants.channelByPhoneNumberId(db, channel.phone_number_id);
+        return holder ? refuseHeldNumber(holder, partnerId, clientId, channel.phone_number_id) : undefined;
+      };
+      const held = await holderCheck();
+      if (held) throw held;
+      const limit = client.max_channels ?? DEFAULT_MAX_CHANNELS;
       const replayed = await deps.queue.exclusive(async (trx) => {
+        const count = await tenants.countChannelsOfClient(trx, clientId);
+        if (count >= limit) {
+          throw conflict(`Client ${clientId} already has ${count} channels, its max_channels`, [`max_channels: ${limit}; raise it with PATCH /api/v2/partners/{partner_id}/clients/${clientId} {"max_channels"}`]);
+        }
         await tenants.insertChannel(trx, channel);
         // The meter must see the channel while replaying; if the transaction fails, it never existed.
         await deps.channels.load(trx);
@@ -256,9 +338,11 @@ export function createTenantsService(deps: TenantsDeps) {
       }).catch(async (err) => {
         // Back to what is committed.
         await deps.channels.load(db).catch(() => undefined);
-        throw isUniqueViolation(err) ? alreadyRegistered() : err;
+        // A registration that lost a race for the number: refused the same way.
+        throw (isUniqueViolation(err) && (await holderCheck())) || err;
       });
-      return { channel, replayed };
+      const withClient: tenants.ChannelWithClient = { ...channel, client_name: client.name, client_partner_payload: client.partner_payload, client_contact_info: client.contact_info };
+      return { channel: withClient, replayed };
     },
 
     async getChannel(partnerId: string, clientId: string, channelId: string) {

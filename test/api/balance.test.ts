@@ -72,12 +72,12 @@ for (const dialect of DIALECTS) {
     const rows = async (tn: Tenant, query = '', path = '') =>
       (await usageOf(tn, query, path)).usage.map((r: Record<string, unknown>) => [r.period_date, r.quantity]);
 
-    test("the response has exactly the seed's top-level fields, in order; balance and last_renewal are null", async () => {
+    test("the response has exactly the seed's top-level fields, in order; balance is 0 (nothing booked) and last_renewal null", async () => {
       const tn = await tenant();
       await tn.send(...delivered(at('2026-02-10T10:00:00')));
       for (const body of [await usageOf(tn), await usageOf(tn, '', `/channels/${tn.channel.id}`)]) {
         assert.deepEqual(Object.keys(body), TOP_LEVEL);
-        assert.equal(body.balance, null, 'no funds ledger yet: never an invented number');
+        assert.equal(body.balance, 0, 'a number (typed clients read a decimal): nothing is booked');
         assert.equal(body.last_renewal, null);
         assert.equal(body.currency, 'USD');
         // List prices today for a German client in USD: marketing 0.1365 on every shipped card

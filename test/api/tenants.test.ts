@@ -4,6 +4,7 @@
  * the auth rules of partner-api.md (another partner's key → 404, wrong header → a 401 that says
  * which header to send, the key never read back).
  */
+import { DEFAULT_MAX_CHANNELS } from '../../src/tenants/client-attributes.ts';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -21,8 +22,8 @@ function assertNamesFields(res: LightMyRequestResponse, fields: string[]) {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at', 'status', 'business_portfolio_id', 'auth_international_eligibility'];
-const CHANNEL_KEYS = ['id', 'partner_id', 'client_id', 'phone_number', 'phone_number_id', 'waba_id', 'app_id', 'timezone', 'created_at', 'status', 'account_mode', 'setup_info', 'waba_account', 'integration'];
+const CLIENT_KEYS = ['id', 'partner_id', 'name', 'currency', 'country', 'payment_mode', 'timezone', 'created_at', 'status', 'modified_at', 'organisation', 'contact_info', 'partner_payload', 'max_channels', 'business_portfolio_id', 'auth_international_eligibility'];
+const CHANNEL_KEYS = ['id', 'partner_id', 'client_id', 'phone_number', 'phone_number_id', 'waba_id', 'app_id', 'timezone', 'created_at', 'status', 'account_mode', 'setup_info', 'waba_account', 'integration', 'client'];
 
 for (const dialect of DIALECTS) {
   describe(`tenants API [${dialect}]`, () => {
@@ -114,7 +115,10 @@ for (const dialect of DIALECTS) {
       const a = await newClient(p, { name: 'A', currency: 'eur', country: 'de', payment_mode: 'direct', timezone: 'Europe/Berlin' });
       assert.deepEqual(Object.keys(a), CLIENT_KEYS);
       assert.match(a.id, /^[A-Za-z0-9]+CL$/);
-      assert.deepEqual({ ...a, id: 'x', created_at: 'x' }, { id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x', status: 'active', business_portfolio_id: null, auth_international_eligibility: null });
+      assert.deepEqual({ ...a, id: 'x', created_at: 'x', modified_at: 'x' }, {
+        id: 'x', partner_id: p.id, name: 'A', currency: 'EUR', country: 'DE', payment_mode: 'direct', timezone: 'Europe/Berlin', created_at: 'x', status: 'active',
+        modified_at: 'x', organisation: null, contact_info: {}, partner_payload: null, max_channels: DEFAULT_MAX_CHANNELS, business_portfolio_id: null, auth_international_eligibility: null,
+      });
       assert.match(a.created_at, ISO_INSTANT);
       // Time zone defaults to UTC.
       const b = await newClient(p, { name: 'B', currency: 'USD', country: 'US', payment_mode: 'partner' });
@@ -183,8 +187,9 @@ for (const dialect of DIALECTS) {
         id: 'x', partner_id: p.id, client_id: c.id, phone_number: '+49 30 1234567', phone_number_id: `${dialect}-ch-a`,
         waba_id: '102290129340398', app_id: '214',
         timezone: 'Europe/Berlin', // the client's, when the channel names none
-        created_at: 'x', status: 'running', account_mode: 'live',
-        setup_info: { phone_number: '+49 30 1234567' }, waba_account: { id: '102290129340398', fb_account_status: 'APPROVED' }, integration: { app_id: '214' },
+        created_at: 'x', status: 'ready', account_mode: 'live',
+        setup_info: { phone_number: '+49 30 1234567' }, waba_account: { id: '102290129340398', fb_account_status: 'verified' }, integration: { app_id: '214' },
+        client: { id: c.id, name: c.name, partner_payload: null, contact_info: {} },
       });
       const b = await newChannel(p, c.id, { timezone: 'Asia/Kolkata', app_id: '231' });
       assert.equal(b.timezone, 'Asia/Kolkata');
@@ -222,7 +227,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await req('GET', `/api/v2/partners/${p.id}/clients/${c.id}/channels`, p.headers)).json().total, 0);
     });
 
-    test('a phone_number_id already registered → 409, for this partner and for any other', async () => {
+    test('a phone_number_id already registered → 409, for this partner and for any other (which is not told whose it is)', async () => {
       const p = await newPartner();
       const c = await newClient(p);
       const ch = await newChannel(p, c.id);
@@ -233,7 +238,7 @@ for (const dialect of DIALECTS) {
       assertEnvelope(await req('POST', `/api/v2/partners/${p.id}/clients/${c2.id}/channels`, p.headers, channelBody({ phone_number_id: ch.phone_number_id })), 409, 'conflict');
       const other = await newPartner();
       const oc = await newClient(other);
-      assertEnvelope(await req('POST', `/api/v2/partners/${other.id}/clients/${oc.id}/channels`, other.headers, channelBody({ phone_number_id: ch.phone_number_id })), 409, 'conflict');
+      assertEnvelope(await req('POST', `/api/v2/partners/${other.id}/clients/${oc.id}/channels`, other.headers, channelBody({ phone_number_id: ch.phone_number_id })), 409, 'phone_number_unavailable');
       assert.equal((await req('GET', `/api/v2/partners/${p.id}/clients/${c.id}/channels`, p.headers)).json().total, 1);
     });
 

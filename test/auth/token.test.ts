@@ -2,8 +2,9 @@
  * Partner users and the legacy token flow, on SQLite and PostgreSQL: the administrator creates
  * users (scrypt hash, never the password), `POST /api/v2/token` answers exactly 200 with the
  * pair, OAuth-style errors, `Authorization: Bearer` on partner routes, expiry on an injected
- * clock, single-use refresh tokens, revocation, and the endpoint staying cheap when a client asks
- * for a token before every call.
+ * clock, single-use refresh tokens, revocation, a new pair for every login (two processes of one
+ * partner never share a refresh token), and the endpoint staying cheap when a client asks for a
+ * token before every call.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -223,23 +224,44 @@ for (const dialect of DIALECTS) {
       assert.equal(own.statusCode, 200, own.body);
     });
 
-    test('cheap when called before every request: the password is verified once, and the pair is reused briefly instead of piling up rows', async () => {
+    test('every login issues a new pair: two processes logging in together never share (and spend) one refresh token', async () => {
+      const p = await newPartner(t.app);
+      const u = await newUser(t.app, p.id);
+      const a = await login(t.app, u.username, u.password);
+      const b = await login(t.app, u.username, u.password);
+      assert.equal((await clients(p.id, bearer(a.access_token))).statusCode, 200);
+      assert.equal((await clients(p.id, bearer(b.access_token))).statusCode, 200);
+      // Process A refreshes; process B's refresh token is its own and still good.
+      const a2 = await token({ refresh_token: a.refresh_token });
+      assert.equal(a2.statusCode, 200, a2.body);
+      const b2 = await token({ refresh_token: b.refresh_token });
+      assert.equal(b2.statusCode, 200, b2.body);
+      assert.equal((await clients(p.id, bearer(b2.json().access_token))).statusCode, 200);
+      assert.notEqual(a.access_token, b.access_token);
+      assert.notEqual(a.refresh_token, b.refresh_token);
+      // Concurrent logins too.
+      const together = await Promise.all([login(t.app, u.username, u.password), login(t.app, u.username, u.password)]);
+      assert.notEqual(together[0].refresh_token, together[1].refresh_token);
+      for (const pair of together) assert.equal((await token({ refresh_token: pair.refresh_token })).statusCode, 200);
+    });
+
+    test('cheap when called before every request: the password is verified once, and every login still gets a fresh pair of full lifetime', async () => {
       const p = await newPartner(t.app);
       const u = await newUser(t.app, p.id);
       const verifications = t.services.auth.stats.passwordVerifications;
       const first = await login(t.app, u.username, u.password);
-      const pairs = [];
+      const pairs = [first];
       for (let i = 0; i < 30; i++) {
         clock.advance(1000);
         pairs.push(await login(t.app, u.username, u.password));
       }
       assert.equal(t.services.auth.stats.passwordVerifications - verifications, 1, 'scrypt ran once');
+      assert.equal(new Set(pairs.map((x) => x.access_token)).size, 31, 'a new access token per login');
+      assert.equal(new Set(pairs.map((x) => x.refresh_token)).size, 31, 'a new refresh token per login');
+      for (const x of pairs) assert.equal(x.expires_in, TTL);
       const rows = await t.services.store.db.selectFrom('partner_tokens').select('id').where('user_id', '=', u.id).execute();
-      assert.ok(rows.length <= 2, `${rows.length} token rows for 31 logins`);
-      // A reused pair says how long it has left, and works.
-      const last = pairs[pairs.length - 1];
-      assert.ok(last.expires_in <= TTL && last.expires_in > 0);
-      assert.equal((await clients(p.id, bearer(last.access_token))).statusCode, 200);
+      assert.equal(rows.length, 31);
+      assert.equal((await clients(p.id, bearer(pairs[pairs.length - 1].access_token))).statusCode, 200);
       assert.equal((await clients(p.id, bearer(first.access_token))).statusCode, 200);
       // A wrong password is never served from the cache.
       assertOAuthError(await token({ username: u.username, password: 'wrong password' }), 401, 'invalid_grant');

@@ -97,6 +97,17 @@ describe('client retries (scripted server)', () => {
     assert.equal(clock.sleeps.length, 2);
   });
 
+  test('a 501 (an operation the server does not serve) is thrown at once, never retried', async () => {
+    script = [fail(501), reply(200, CLIENT)];
+    const { api, clock, events } = client();
+    const err = await api.getClient('cCL').then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof WabameterApiError, String(err));
+    assert.equal(err.status, 501);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(clock.sleeps, []);
+    assert.deepEqual(events, []);
+  });
+
   test('a request that got no answer (connection reset) is retried like a 5xx', async () => {
     script = [hangUp, hangUp, reply(200, CLIENT)];
     const { api, events } = client();

@@ -2,7 +2,7 @@
  * Scaffolding of the client's tests: the real app listening on a free port with a partner, and a
  * simulated clock shared by the server (its `nowMs`) and the client (its `clock`).
  */
-import { ADMIN_TOKEN, startApp, type StartAppOptions, type TestApp } from '../helpers.ts';
+import { ADMIN_TOKEN, startApp, type StartAppOptions, type TestApp, type TestDialect } from '../helpers.ts';
 import { VirtualClock, WabameterClient, type FetchLike } from '../../client/src/index.ts';
 
 export interface Served {
@@ -12,9 +12,12 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** The real app (SQLite) on 127.0.0.1:<free port>, and one partner created with the admin token. */
-export async function serve(opts: StartAppOptions = {}): Promise<Served> {
-  const t = await startApp('sqlite', opts);
+/**
+ * The real app on 127.0.0.1:<free port> (SQLite unless told; `postgres` uses a fresh schema of
+ * the local PostgreSQL, test/helpers.ts), and one partner created with the admin token.
+ */
+export async function serve(opts: StartAppOptions = {}, dialect: TestDialect = 'sqlite'): Promise<Served> {
+  const t = await startApp(dialect, opts);
   const baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
   const partner = await admin(baseUrl, 'POST', '/admin/partners', { name: 'Client tests' }) as Served['partner'];
   return { t, baseUrl, partner, close: () => t.close() };

@@ -258,9 +258,9 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(body.partner_channels, [channels.a1, channels.a2, channels.b1]);
       assert.equal(body.partner_channels[0].waba_account.id, 'W1');
       for (const ch of body.partner_channels) {
-        assert.equal(ch.status, 'running');
+        assert.equal(ch.status, 'ready');
         assert.equal(ch.account_mode, 'live');
-        assert.equal(ch.waba_account.fb_account_status, 'APPROVED');
+        assert.equal(ch.waba_account.fb_account_status, 'verified');
         assert.match(ch.created_at, ISO_INSTANT);
         assert.equal(ch.setup_info.phone_number, ch.phone_number);
         assert.equal(ch.integration.app_id, ch.app_id);
@@ -297,7 +297,8 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await f(`{"client_id":"${clients.acme.id}"}`), [channels.a1.id, channels.a2.id]);
       assert.deepEqual(await f(`{"id":"${channels.b1.id}"}`), [channels.b1.id]);
       assert.deepEqual(await f(`{"id":"${channels.o1.id}"}`), []);
-      assert.deepEqual(await f("{'status': 'running'}"), [channels.a1.id, channels.a2.id, channels.b1.id]);
+      assert.deepEqual(await f("{'status': 'ready'}"), [channels.a1.id, channels.a2.id, channels.b1.id]);
+      assert.deepEqual(await f("{'status': 'running'}"), []);
       assert.deepEqual(await f("{'status': 'stopped'}"), []);
       assert.deepEqual(await f('{"name":"beta"}'), [channels.b1.id]);
       assert.deepEqual(await f('{"integration.app_id":"231"}'), [channels.a2.id]);

@@ -156,7 +156,7 @@ export const json = (v: unknown): Body => ({ payload: JSON.stringify(v), content
 export const csv = (text: string): Body => ({ payload: text, contentType: 'text/csv' });
 
 /** Tables whose rows the tests count (clients, channels and status_events, and the credential tables). */
-export const TABLES = ['partners', 'api_keys', 'partner_users', 'clients', 'channels', 'status_events'] as const;
+export const TABLES = ['partners', 'api_keys', 'channel_api_keys', 'partner_users', 'clients', 'channels', 'status_events', 'registration_conflicts'] as const;
 export type Table = (typeof TABLES)[number];
 
 /**
@@ -198,6 +198,31 @@ export const OPERATION_CASES: Record<string, OpCase> = {
   getHealth: { ok: 200 },
   getOpenApiDocument: { ok: 200 },
   createPartner: { ok: 201, body: () => json({ name: unique('partner ') }), bodyKind: 'schema', creates: { partners: 1, api_keys: 1 }, literal: ['name'] },
+  getPartner: { ok: 200 },
+  updatePartner: {
+    ok: 200, bodyKind: 'schema', literal: ['name'], body: () => json({ name: unique('partner ') }),
+    fullBody: () => json({ name: unique('partner '), webhook_url: 'https://hooks.example/wabameter', partner_redirect_url: 'https://partner.example/back', logo_url: 'https://partner.example/logo.png' }),
+  },
+  getPartnerWebhookUrl: { ok: 200 },
+  setPartnerWebhookUrl: { ok: 200, bodyKind: 'schema', literal: ['webhook_url'], body: () => json({ webhook_url: `https://hooks.example/${unique('h')}` }) },
+  listRegistrationConflicts: { ok: 200 },
+  // A messaging provider's operations: every well-formed call answers 501.
+  listMessageTemplates: { ok: 501 },
+  createMessageTemplate: { ok: 501 },
+  deleteMessageTemplate: { ok: 501 },
+  requestChannelCancellation: { ok: 501 },
+  sendMessage: { ok: 501 },
+  sendMessageV1: { ok: 501 },
+  uploadMedia: { ok: 501 },
+  uploadMediaV1: { ok: 501 },
+  getTemplatesConfig: { ok: 501 },
+  setTemplatesConfig: { ok: 501 },
+  getWebhookConfig: { ok: 501 },
+  setWebhookConfig: { ok: 501 },
+  listChannelApiKeys: { ok: 200 },
+  createChannelApiKey: { ok: 201, bodyKind: 'schema', creates: { channel_api_keys: 1 }, literal: ['name'], body: () => json({ name: unique('reader ') }) },
+  revokeChannelApiKeys: { ok: 200 },
+  revokeChannelApiKey: { ok: 200 },
   listClients: { ok: 200 },
   createClient: {
     ok: 201, bodyKind: 'schema', creates: { clients: 1 }, literal: ['name'],
@@ -296,6 +321,8 @@ export interface Tenant {
   bearer: Record<string, string>;
   /** A key of this partner that only DELETE …/api_keys/{key_id} probes aim at: it must stay live. */
   victim: { id: string; api_key: string };
+  /** A channel API key of `channel`, for DELETE …/channels/{channel_id}/api_keys/{channel_key_id}. */
+  channelKey: { id: string; api_key: string };
 }
 
 export interface World { A: Tenant; B: Tenant }
@@ -331,7 +358,8 @@ async function tenant(app: FastifyInstance, name: string): Promise<Tenant> {
   const user = await ok(call(app, 'POST', `/admin/partners/${partner.id}/users`, ADMIN, json({ username, password: PASSWORD })), 201);
   const pair = await ok(call(app, 'POST', '/api/v2/token', {}, json({ username, password: PASSWORD })), 200);
   const victim = await ok(call(app, 'POST', `${P}/api_keys`, key, json({ name: 'victim' })), 201);
-  return { partner, key, keyId, client, channel, client2, channel2, user, bearer: { authorization: `Bearer ${pair.access_token}` }, victim };
+  const channelKey = await ok(call(app, 'POST', `${P}/channels/${channel.id}/api_keys`, key, json({ name: 'reader' })), 201);
+  return { partner, key, keyId, client, channel, client2, channel2, user, bearer: { authorization: `Bearer ${pair.access_token}` }, victim, channelKey };
 }
 
 /** Partners A and B, each with two clients, a channel each, a user with a bearer token, keys; and a stored status for A's channel. */
@@ -361,7 +389,11 @@ export const PATH_FILLERS: Record<string, Filler> = {
   client_id: { resource: true, own: (w) => w.A.client.id, other: (w) => w.B.client.id, missing: 'nonexistentCL' },
   channel_id: { resource: true, own: (w) => w.A.channel.id, other: (w) => w.B.channel.id, sibling: (w) => w.A.channel2.id, missing: 'nonexistentCH' },
   key_id: { resource: true, own: (w) => w.A.victim.id, other: (w) => w.B.victim.id, missing: 'nonexistentAK' },
+  channel_key_id: { resource: true, own: (w) => w.A.channelKey.id, other: (w) => w.B.channelKey.id, missing: 'nonexistentCK' },
   user_id: { resource: true, own: (w) => w.A.user.id, other: (w) => w.B.user.id, missing: 'nonexistentPU' },
+  // Ids in the paths of a messaging provider's operations (answered 501 whatever they name).
+  waba_account_id: { resource: false, own: () => WABA },
+  template_id: { resource: false, own: () => 'template1' },
   // Meta's phone number id of a webhook: any well-formed id is accepted (statuses of numbers not
   // registered yet are kept for replay), so it is no resource.
   phone_number_id: { resource: false, own: (w) => w.A.channel.phone_number_id },

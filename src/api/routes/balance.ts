@@ -95,9 +95,9 @@ const RATE_LIMIT_HEADERS = {
 };
 
 export const BalanceResponse = Type.Object({
-  balance: Nullable(Type.Number(), { description: 'Prepaid funds; wabameter keeps no funds: always null' }),
+  balance: Type.Number({ description: 'Prepaid funds: the sum of the booked entries (0 while nothing is booked); always a number' }),
   currency: Type.String({ description: "ISO 4217 code of the client's currency" }),
-  last_renewal: Nullable(Type.Object({ date: Type.String(), amount: Type.Number() }), { description: 'The last top-up; wabameter keeps no funds: always null' }),
+  last_renewal: Nullable(Type.Object({ date: Type.String(), amount: Type.Number() }), { description: 'The last top-up; null while there has been none' }),
   bi_price_for_currency_and_client_country: Type.Number({ minimum: 0, description: "Today's list price of one business-initiated (marketing) message for the client's country" }),
   ui_price_for_currency_and_client_country: Type.Number({ minimum: 0, description: "Today's list price of one user-initiated (service) message for the client's country" }),
   estimated_template_cost: Type.Number({ minimum: 0, description: 'Expected cost of one template message' }),

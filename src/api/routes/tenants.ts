@@ -4,14 +4,14 @@
  */
 import { Type, type TSchema } from 'typebox';
 import { parseEligibility } from '../../billing/auth-international.ts';
-import { badRequest } from '../../errors.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../../services.ts';
-import type { Channel, Client } from '../../store/tenants-store.ts';
+import type { ChannelWithClient, Client } from '../../store/tenants-store.ts';
+import { CONTACT_INFO_FIELDS, DEFAULT_MAX_CHANNELS, parseContactInfo } from '../../tenants/client-attributes.ts';
 import { CHANNEL_ACCOUNT_MODE, CHANNEL_STATUS, CLIENT_STATUS, FB_ACCOUNT_STATUS } from '../../tenants/derived-fields.ts';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from '../../tenants/tenants-service.ts';
-import { ClientParams, ErrorEnvelope, PartnerParams, ChannelParams } from '../schemas.ts';
+import { ClientParams, ErrorEnvelope, PartnerParams, ChannelParams, refuseFieldsOutside } from '../schemas.ts';
 
 export function clientView(c: Client) {
   return {
@@ -24,12 +24,17 @@ export function clientView(c: Client) {
     timezone: c.timezone,
     created_at: c.created_at,
     status: CLIENT_STATUS,
+    modified_at: c.modified_at ?? c.created_at,
+    organisation: c.organisation ?? null,
+    contact_info: parseContactInfo(c.contact_info),
+    partner_payload: c.partner_payload ?? null,
+    max_channels: c.max_channels ?? DEFAULT_MAX_CHANNELS,
     business_portfolio_id: c.business_portfolio_id ?? null,
     auth_international_eligibility: parseEligibility(c.auth_international_eligibility),
   };
 }
 
-export function channelView(c: Channel) {
+export function channelView(c: ChannelWithClient) {
   return {
     id: c.id,
     partner_id: c.partner_id,
@@ -47,6 +52,7 @@ export function channelView(c: Channel) {
     setup_info: { phone_number: c.phone_number },
     waba_account: { id: c.waba_id, fb_account_status: FB_ACCOUNT_STATUS },
     integration: { app_id: c.app_id },
+    client: { id: c.client_id, name: c.client_name, partner_payload: c.client_partner_payload ?? null, contact_info: parseContactInfo(c.client_contact_info) },
   };
 }
 
@@ -66,6 +72,11 @@ const EligibilityView = Type.Union([
   Type.Null(),
 ], { description: "Meta's auth_international_rate_eligibility; null = not eligible" });
 
+const ContactInfoView = Type.Object(
+  Object.fromEntries(CONTACT_INFO_FIELDS.map((f) => [f, Type.Optional(Type.String())])),
+  { description: 'Contact fields the partner sent about its client ({} when none)' },
+);
+
 const clientProperties = {
   id: Type.String({ description: 'Client id (ends in CL)' }),
   partner_id: Type.String(),
@@ -76,6 +87,11 @@ const clientProperties = {
   timezone: Type.String({ description: 'IANA time zone' }),
   created_at: IsoInstant,
   status: Type.String({ description: `Always "${CLIENT_STATUS}" (derived: the meter holds no client life cycle)` }),
+  modified_at: IsoInstant,
+  organisation: Type.Union([Type.String(), Type.Null()], { description: 'As set by the partner' }),
+  contact_info: ContactInfoView,
+  partner_payload: Type.Union([Type.String(), Type.Null()], { description: "The partner's own reference for this client, as set by it" }),
+  max_channels: Type.Integer({ minimum: 1, description: `Channels the client may register (default ${DEFAULT_MAX_CHANNELS})` }),
   business_portfolio_id: Type.Union([Type.String(), Type.Null()]),
   auth_international_eligibility: EligibilityView,
 };
@@ -99,6 +115,12 @@ const channelProperties = {
     fb_account_status: Type.String({ description: `Always "${FB_ACCOUNT_STATUS}" (derived constant)` }),
   }),
   integration: Type.Object({ app_id: Type.String() }),
+  client: Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    partner_payload: Type.Union([Type.String(), Type.Null()]),
+    contact_info: ContactInfoView,
+  }, { description: "The channel's client, as 360dialog's channel objects carry it" }),
 };
 export const ChannelView = Type.Object(channelProperties, { description: 'A channel (one phone number)' });
 const CreatedChannel = Type.Object({ ...channelProperties, replayed_statuses: Type.Integer({ description: 'Statuses already received for this number, metered at registration' }) });
@@ -157,6 +179,24 @@ const AuthInternationalEligibility = Type.Unsafe<{ start_time: number; exception
     },
   },
 });
+// Text a partner sets about its client; in PATCH null = unchanged and "" clears (client-attributes.ts).
+const nullableText = (maxLength: number, description: string) => Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength, description });
+const Organisation = nullableText(200, 'The client\'s organisation, as the partner names it');
+const PartnerPayload = nullableText(4096, "The partner's own reference for this client (free text)");
+const MaxChannels = Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 100000, description: `Channels the client may register; default ${DEFAULT_MAX_CHANNELS}; null = unchanged` });
+const ContactInfoInput = Type.Unsafe<Record<string, string | null> | null>({
+  type: ['object', 'null'],
+  description: `Contact fields (${CONTACT_INFO_FIELDS.join(', ')}); in PATCH merged key by key, a key sent as null or "" is removed`,
+  propertyNames: { enum: [...CONTACT_INFO_FIELDS] },
+  additionalProperties: { type: ['string', 'null'], maxLength: 256 },
+});
+const clientAttributes = {
+  organisation: Type.Optional(Organisation),
+  contact_info: Type.Optional(ContactInfoInput),
+  partner_payload: Type.Optional(PartnerPayload),
+  max_channels: Type.Optional(MaxChannels),
+};
+
 const NewClient = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   currency: Type.String({ format: 'currency-code', description: 'ISO 4217 code of the currency the client is billed in' }),
@@ -165,13 +205,15 @@ const NewClient = Type.Object({
   timezone: Type.Optional(Type.String({ format: 'iana-time-zone', description: 'IANA time zone, e.g. Europe/Berlin' })),
   business_portfolio_id: Type.Optional(BusinessPortfolioId),
   auth_international_eligibility: Type.Optional(AuthInternationalEligibility),
+  ...clientAttributes,
 });
-const PATCHABLE = ['name', 'business_portfolio_id', 'auth_international_eligibility'];
 const ClientPatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  name: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 200, description: 'null = unchanged' })),
   business_portfolio_id: Type.Optional(BusinessPortfolioId),
   auth_international_eligibility: Type.Optional(AuthInternationalEligibility),
+  ...clientAttributes,
 }, { minProperties: 1 });
+const PATCHABLE = Object.keys(ClientPatch.properties);
 const NewChannel = Type.Object({
   phone_number: Type.String({ pattern: '^\\+?[0-9 ()-]{5,32}$' }),
   phone_number_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
@@ -186,7 +228,7 @@ export const ListQuery = Type.Object({
     Type.String({ maxLength: 1000 }),
     Type.Array(Type.String({ maxLength: 200 }), { maxItems: 10 }),
   ], { description: '`field` ascending, `-field` descending; a list as repeated parameters or comma-separated (`name,-created_at`). Default created_at' })),
-  filters: Type.Optional(Type.String({ maxLength: 4000, description: 'A JSON object as a string, e.g. {"name":"Acme"}; the Python-style {\'status\': \'running\'} is accepted too' })),
+  filters: Type.Optional(Type.String({ maxLength: 4000, description: 'A JSON object as a string, e.g. {"name":"Acme"}; the Python-style {\'status\': \'ready\'} is accepted too' })),
 });
 
 export const tenantRoutes = (services: Services): FastifyPluginAsync => async (root) => {
@@ -224,14 +266,7 @@ export const tenantRoutes = (services: Services): FastifyPluginAsync => async (r
   app.patch('/api/v2/partners/:partner_id/clients/:client_id', {
     schema: { params: ClientParams, body: ClientPatch, response: { 200: ClientView, ...errorResponses(400, 401, 404, 413, 415, 500) } },
     // Fields PATCH cannot change are refused by name (the validator would drop them silently).
-    preValidation: async (request) => {
-      const body = request.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
-      const other = Object.keys(body).filter((k) => !PATCHABLE.includes(k));
-      if (other.length > 0) {
-        throw badRequest('The request has invalid parameters', other.map((k) => `${k.slice(0, 40)}: cannot be changed; PATCH accepts ${PATCHABLE.join(', ')}`), 'invalid_parameter');
-      }
-    },
+    preValidation: refuseFieldsOutside(PATCHABLE),
   }, async (request) => {
     const p = request.params;
     return clientView(await tenants.updateClient(p.partner_id, p.client_id, request.body));
