@@ -24,6 +24,33 @@ export interface Config {
   refreshTokenTtl: number;
   /** Limit on `…/info/balance` per client (WABAMETER_BALANCE_RATE_LIMIT, e.g. `5/30s`); null = none. */
   balanceRateLimit: RateLimitRule | null;
+  /** Redis shared by the service's processes for that limit (REDIS_URL); null = each process counts alone. */
+  redisUrl: string | null;
+  /** Put before every Redis key (WABAMETER_REDIS_PREFIX), so several deployments can share one Redis. */
+  redisPrefix: string;
+}
+
+/** REDIS_URL: a redis:// or rediss:// URL. Messages never echo the value: it may hold a password. */
+function redisUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.REDIS_URL?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('REDIS_URL must be a URL such as redis://host:6379 or rediss://host:6380 (the value given is not a URL)');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//…"`);
+  if (!url.hostname) throw new Error('REDIS_URL must name a host, e.g. redis://127.0.0.1:6379');
+  return raw;
+}
+
+function redisPrefix(env: NodeJS.ProcessEnv): string {
+  const raw = env.WABAMETER_REDIS_PREFIX;
+  if (raw === undefined || raw === '') return 'wabameter:';
+  // Printable, no spaces: the prefix shows up in redis-cli and in SCAN patterns.
+  if (!/^[\x21-\x7e]{1,100}$/.test(raw)) throw new Error(`WABAMETER_REDIS_PREFIX must be 1-100 printable characters without spaces, got "${raw}"`);
+  return raw;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -63,5 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtl,
     refreshTokenTtl,
     balanceRateLimit,
+    redisUrl: redisUrl(env),
+    redisPrefix: redisPrefix(env),
   };
 }

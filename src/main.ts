@@ -2,6 +2,8 @@
  * `npm start`: the service on the configured store, with the demo data set on first start.
  */
 import { buildApp } from './api/app.ts';
+import { MemoryRateLimitStore } from './api/rate-limit.ts';
+import { RedisRateLimitStore } from './api/redis-rate-limit.ts';
 import { loadConfig } from './config.ts';
 import { demoInfo, loadDemo, type DemoInfo } from './demo/demo.ts';
 import { createServices } from './services.ts';
@@ -22,6 +24,12 @@ if (config.demo) {
     demo = await demoInfo(services);
   }
 }
+// The balance rate limit is shared through Redis when REDIS_URL is set (and the limit is on),
+// otherwise counted in this process. Its down/up lines go to the app's log once the app exists.
+let redisLog: { warn(msg: string): void; info(msg: string): void } = console;
+const redisStore = config.redisUrl && config.balanceRateLimit
+  ? new RedisRateLimitStore({ url: config.redisUrl, prefix: config.redisPrefix, log: { warn: (m) => redisLog.warn(m), info: (m) => redisLog.info(m) } })
+  : undefined;
 const app = await buildApp(services, {
   adminToken: config.adminToken,
   appSecrets: config.appSecrets,
@@ -29,7 +37,9 @@ const app = await buildApp(services, {
   webhookBodyLimit: config.webhookBodyLimit,
   logLevel: config.logLevel,
   balanceRateLimit: config.balanceRateLimit,
+  rateLimitStore: redisStore ?? new MemoryRateLimitStore(),
 });
+redisLog = app.log;
 await app.listen({ port: config.port, host: config.host });
 
 const address = app.server.address();
@@ -57,8 +67,9 @@ console.log(lines.join('\n'));
 installShutdown({
   timeoutMs: shutdownTimeout,
   steps: [
-    // Stop accepting, let in-flight requests finish (later ones get 503), then close the store.
+    // Stop accepting, let in-flight requests finish (later ones get 503), then close Redis and the store.
     { name: 'http server', run: () => closeHttp(app) },
+    ...(redisStore ? [{ name: 'redis', run: () => redisStore.close() }] : []),
     { name: 'store', run: () => services.close() },
   ],
 });

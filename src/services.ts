@@ -42,7 +42,14 @@ export async function createServices(opts: {
       await remeterPhones(trx, channels.phonesOfClients(clientIds), meter);
     },
   };
-  const queue = new IngestQueue(store, meter, { now: opts.now });
+  const queue = new IngestQueue(store, meter, {
+    now: opts.now,
+    // Another process may have registered a channel or loaded a rate card since this one looked.
+    syncShared: async (db) => {
+      await channels.refresh(db);
+      await ratesService.refresh(db);
+    },
+  });
   // Meter whatever the log holds beyond the meter's cursor (a crash between the two, an upgrade).
   await queue.start();
   const tenants = createTenantsService({ store, queue, channels, meter });

@@ -101,7 +101,7 @@ export function createAccountsService(deps: AccountsDeps) {
           }
           if (changed.size > 0) {
             directoryTouched = true;
-            await deps.channels.load(trx);
+            await deps.channels.changed(trx);
             await hooks.pricingProfileChanged?.(trx, [...changed].sort());
           }
           return { stored, duplicates: updates.length - stored, clientsUpdated: [...changed].sort() };

@@ -32,7 +32,10 @@ export interface AppOptions {
   logStream?: { write(line: string): unknown };
   /** Limit on `…/info/balance` per client (default 5 per 30 s); null = none. */
   balanceRateLimit?: RateLimitRule | null;
-  /** Shared counter store for the limit (default: this process's memory). */
+  /**
+   * Shared counter store for the limit (default: this process's memory). A store with `health()`
+   * is reported by `GET /healthz` as `rate_limit` (the service always passes one).
+   */
   rateLimitStore?: RateLimitStore;
   /** The rate limit's clock in milliseconds (tests move it). */
   nowMs?: () => number;
@@ -83,7 +86,10 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   app.addHook('preHandler', async (request) => {
     if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await services.queue.caughtUp();
   });
-  app.get('/healthz', { schema: { summary: 'Liveness check', response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const }));
+  // Still `ok` while Redis is down: the service serves (the limit falls back per process).
+  const limitStore = opts.rateLimitStore;
+  app.get('/healthz', { schema: { summary: 'Liveness check', response: { 200: HealthResponse } } },
+    async () => (limitStore?.health ? { status: 'ok' as const, rate_limit: limitStore.health() } : { status: 'ok' as const }));
   await app.register(partnerRoutes(services));
   await app.register(tenantRoutes(services));
   await app.register(authRoutes(services));

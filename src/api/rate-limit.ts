@@ -17,7 +17,8 @@
  * Hand-written rather than @fastify/rate-limit: the key must come from path params after the
  * partner is authenticated, tests need an injectable clock (the plugin's stores read Date.now
  * and run timers), and the 429 must go through the one error handler. The store is an interface
- * so a shared one (Redis, for several processes) can replace the in-memory one.
+ * so a shared one (Redis, for several processes: redis-rate-limit.ts) can replace the in-memory
+ * one; each store says what it is for `GET /healthz`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
@@ -41,9 +42,20 @@ export interface RateLimitDecision {
   retryAfterMs: number;
 }
 
+/** What `GET /healthz` says about the store behind the limit. */
+export interface RateLimitStoreHealth {
+  store: 'redis' | 'memory';
+  /** True while every process sharing the store counts into the same buckets. */
+  shared: boolean;
+  /** A Redis store's connection: `down` means this process limits on its own until it is back. */
+  redis?: 'up' | 'down';
+}
+
 /** Counts requests per key; `hit` records the request only when it is allowed. */
 export interface RateLimitStore {
   hit(key: string, rule: RateLimitRule, nowMs: number): Promise<RateLimitDecision>;
+  /** For `GET /healthz`; a store without it is not reported there. */
+  health?(): RateLimitStoreHealth;
 }
 
 /** One process's sliding-window log: at most `limit` timestamps per key. */
@@ -67,6 +79,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
       resetMs: Math.max(0, newest + rule.windowMs - nowMs),
       retryAfterMs: allowed ? 0 : Math.max(0, oldest + rule.windowMs - nowMs),
     };
+  }
+
+  health(): RateLimitStoreHealth {
+    return { store: 'memory', shared: false };
   }
 
   /** Forgets keys with nothing left in the window, at most once per window. */

@@ -67,7 +67,18 @@ export const Nullable = <T extends TSchema>(schema: T, options: { description?: 
 /** An ISO-8601 date-time in UTC, e.g. `2026-02-01T00:00:00Z`. */
 export const IsoDateTime = Type.String({ format: 'date-time' });
 
-export const HealthResponse = Type.Object({ status: Type.Literal('ok') }, { description: 'The service is up and ready' });
+export const HealthResponse = Type.Object({
+  status: Type.Literal('ok', { description: 'The service is serving requests' }),
+  rate_limit: Type.Optional(Type.Object({
+    store: Type.Union([Type.Literal('redis'), Type.Literal('memory')], {
+      description: 'Where the `…/info/balance` rate limit is counted: Redis (`REDIS_URL`, shared by the processes using it) or this process\'s memory',
+    }),
+    shared: Type.Boolean({ description: 'True while the limit is counted once for all processes; false when each process counts on its own (memory store, or Redis down)' }),
+    redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')], {
+      description: 'The Redis connection (Redis store only). While `down`, requests are still served and limited per process',
+    })),
+  }, { description: 'The balance rate limit\'s store' })),
+}, { description: 'The service is up and ready' });
 
 /**
  * A preValidation hook for PATCH bodies: fields the route cannot change are refused by name

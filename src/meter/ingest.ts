@@ -10,6 +10,13 @@
  * cursor kept in the same transaction as the projections), so a crash between the two loses
  * nothing — the next start resumes from the cursor. Readers call `caughtUp()` first, so a
  * balance read after an acknowledged webhook always includes it.
+ *
+ * Several processes may share one PostgreSQL (store/locks.ts): appends commit one
+ * at a time, so events become visible in sequence order and "everything up to N" is a safe
+ * horizon; metering runs under one lock whichever process does it, and reads the cursor from the
+ * store inside that lock, so no event is metered twice or skipped, and a process that dies
+ * mid-projection simply leaves the work (and the lock) to the next one. Each metering transaction
+ * first brings this process's caches of shared state (channels, rate cards) up to date.
  */
 import { createHash } from 'node:crypto';
 import { countryOfNumber, isCountryCode } from '../billing/markets.ts';
@@ -17,6 +24,8 @@ import type { MeterStatus } from '../billing/message-state.ts';
 import type { NormalizedStatus } from '../ingest/status.ts';
 import { appendEvents, eventsAfter, eventsOfPhone, lastSeq, type EventRow, type Executor, type StoredEvent } from '../store/meter-store.ts';
 import type { Store } from '../store/database.ts';
+import { takeLock } from '../store/locks.ts';
+import { getMeta, setMeta } from '../store/meta-store.ts';
 import { applyEvents, type MeterDeps } from './meter.ts';
 
 export interface IngestOutcome {
@@ -114,6 +123,8 @@ export interface IngestQueueOptions {
   /** Most statuses one transaction takes; more wait for the next flush. */
   maxBatch?: number;
   now?: () => number;
+  /** Runs first in every metering transaction: refreshes what this process caches of shared state. */
+  syncShared?: (trx: Executor) => Promise<void>;
 }
 
 /** Serialises every write to the meter's projections and batches webhook statuses (group commit). */
@@ -123,10 +134,12 @@ export class IngestQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly maxBatch: number;
   private readonly now: () => number;
+  private readonly syncShared: (trx: Executor) => Promise<void>;
 
   constructor(private readonly store: Store, private readonly deps: MeterDeps, opts: IngestQueueOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 20_000;
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    this.syncShared = opts.syncShared ?? (async () => undefined);
   }
 
   /** Resolves once the statuses are committed to the event log, rejects if the commit failed. */
@@ -143,8 +156,29 @@ export class IngestQueue {
     });
   }
 
-  /** Runs `fn` in a transaction no flush overlaps (channel registration, replays). */
+  /**
+   * Runs `fn` as metering work (projection, channel registration, replays, re-pricing): in a
+   * transaction under the meter lock, with shared caches refreshed, overlapping no flush of this
+   * process.
+   */
   exclusive<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
+    return this.serially(async (trx) => {
+      await takeLock(trx, this.store.dialect, 'meter');
+      await this.syncShared(trx);
+      return fn(trx);
+    });
+  }
+
+  /** Appends rows to the event log under the append lock (commits in sequence order). */
+  private append(rows: EventRow[]) {
+    return this.serially(async (trx) => {
+      await takeLock(trx, this.store.dialect, 'append');
+      return appendEvents(trx, rows);
+    });
+  }
+
+  /** One transaction after another within this process. */
+  private serially<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
     const run = this.tail.then(() => this.store.db.transaction().execute(fn));
     this.tail = run.catch(() => undefined);
     return run;
@@ -164,16 +198,21 @@ export class IngestQueue {
   private projecting: Promise<void> | null = null;
   private waiters: { seq: number; resolve(): void; reject(e: unknown): void }[] = [];
 
-  /** Loads the meter's cursor and projects whatever the log holds beyond it (at start). */
+  /** Projects whatever the log holds beyond the meter's cursor (at start: a crash, an upgrade). */
   async start(): Promise<void> {
-    const row = await this.store.db.selectFrom('meta').select('value').where('key', '=', METER_CURSOR).executeTakeFirst();
-    this.cursor = row ? Number(row.value) : 0;
-    this.committed = await lastSeq(this.store.db);
     await this.caughtUp();
   }
 
-  /** Resolves once every event committed before the call is metered. */
-  caughtUp(): Promise<void> {
+  /**
+   * Resolves once every event committed before the call, by any process, is metered (by any
+   * process): appends commit in sequence order, so the highest sequence number is the horizon.
+   */
+  async caughtUp(): Promise<void> {
+    const [horizon, cursor] = await Promise.all([lastSeq(this.store.db), getMeta(this.store.db, METER_CURSOR)]);
+    // Reads price with the rate cards too (list prices): bring them up to date as well.
+    await this.syncShared(this.store.db);
+    this.committed = Math.max(this.committed, horizon);
+    this.cursor = Math.max(this.cursor, cursor == null ? 0 : Number(cursor));
     const target = this.committed;
     if (this.cursor >= target) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -190,12 +229,13 @@ export class IngestQueue {
       try {
         while (this.cursor < this.committed) {
           const cursor = await this.exclusive(async (trx) => {
-            const events = await eventsAfter(trx, this.cursor, PROJECT_BATCH);
-            if (events.length === 0) return this.committed;
+            // The stored cursor, not this process's copy: another process may have metered since.
+            const stored = Number((await getMeta(trx, METER_CURSOR)) ?? 0);
+            const events = await eventsAfter(trx, stored, PROJECT_BATCH);
+            if (events.length === 0) return Math.max(stored, this.committed);
             await applyEvents(trx, events.map(statusFromEvent), this.deps);
             const last = Number(events[events.length - 1].seq);
-            await trx.insertInto('meta').values({ key: METER_CURSOR, value: String(last) })
-              .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(last) })).execute();
+            await setMeta(trx, METER_CURSOR, String(last));
             return last;
           });
           this.cursor = cursor;
@@ -216,7 +256,7 @@ export class IngestQueue {
   /** Appends one request's statuses in a transaction of its own (after a batch failed). */
   private async appendAlone(p: Pending): Promise<void> {
     try {
-      const { inserted, lastSeq } = await this.exclusive((trx) => appendEvents(trx, p.items));
+      const { inserted, lastSeq } = await this.append(p.items);
       this.committed = Math.max(this.committed, lastSeq);
       const stored = new Set(p.items.map((r) => r.dedup_key).filter((k) => inserted.has(k))).size;
       p.resolve({ stored, duplicates: p.items.length - stored });
@@ -234,8 +274,7 @@ export class IngestQueue {
       batch.push(p);
       size += p.items.length;
     }
-    const done = this.exclusive(async (trx) => {
-      const { inserted, lastSeq } = await appendEvents(trx, batch.flatMap((p) => p.items));
+    const done = this.append(batch.flatMap((p) => p.items)).then(({ inserted, lastSeq }) => {
       const seen = new Set<string>();
       const outcomes = batch.map((p) => {
         let stored = 0;

@@ -11,6 +11,8 @@ import type { Micros } from '../billing/money.ts';
 import { loadDefaultTierBook, parseVolumeTiers, type TierBook, type TierCategory, type VolumeTierRow } from '../billing/volume-tiers.ts';
 import { badRequest } from '../errors.ts';
 import type { Store } from '../store/database.ts';
+import { bumpVersion, getMeta, VERSION_KEYS } from '../store/meta-store.ts';
+import type { Executor } from '../store/meter-store.ts';
 import { loadRateCardRows, loadVolumeTierRows, replaceRateCardRows, replaceVolumeTierRows } from './rates-store.ts';
 
 export const PRICING_UNITS: readonly PricingUnit[] = Object.freeze(['message', 'conversation']);
@@ -102,6 +104,8 @@ export function createRatesService(deps: RatesServiceDeps) {
   const operatorCards = new Map<string, RateCardRow & { loadedAt: string }>();
   const operatorTiers = new Map<string, { rows: VolumeTierRow[]; loadedAt: string }>();
 
+  /** The version token of the stored operator rows the books hold (see store/meta-store.ts). */
+  let version: string | null | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   function serialized<T>(task: () => Promise<T>): Promise<T> {
     const run = queue.then(task);
@@ -130,14 +134,24 @@ export function createRatesService(deps: RatesServiceDeps) {
      * At start: adds every stored operator row on top of the books' defaults, so an operator's
      * card or tier table for the same key replaces the shipped one. Does not call `onChange`.
      */
-    async load(): Promise<{ rateCardRows: number; volumeTierRows: number }> {
-      const cards = await loadRateCardRows(store.db);
+    async load(db: Executor = store.db): Promise<{ rateCardRows: number; volumeTierRows: number }> {
+      // The token first: rows stored after it are loaded again at the next refresh.
+      version = await getMeta(db, VERSION_KEYS.rates);
+      const cards = await loadRateCardRows(db);
       rates.add(cards);
       for (const row of cards) operatorCards.set(cardKey(row), row);
-      const tierRows = await loadVolumeTierRows(store.db);
+      const tierRows = await loadVolumeTierRows(db);
       tiers.add(tierRows);
       rememberTiers(tierRows, (r) => (r as VolumeTierRow & { loadedAt: string }).loadedAt);
       return { rateCardRows: cards.length, volumeTierRows: tierRows.length };
+    },
+
+    /**
+     * Adds what another process loaded since this one last looked (cards and tier tables are only
+     * ever added or replaced, so loading every stored row again is enough).
+     */
+    async refresh(db: Executor = store.db): Promise<void> {
+      if ((await getMeta(db, VERSION_KEYS.rates)) !== version) await this.load(db);
     },
 
     /**
@@ -171,7 +185,10 @@ export function createRatesService(deps: RatesServiceDeps) {
         const loadedAt = nowIso();
         const source = sourceOf(opts.filename, loadedAt);
         const rows = parsed.map((r) => ({ ...r, source }));
-        await store.db.transaction().execute((trx) => replaceRateCardRows(trx, rows, loadedAt));
+        await store.db.transaction().execute(async (trx) => {
+          await replaceRateCardRows(trx, rows, loadedAt);
+          await bumpVersion(trx, VERSION_KEYS.rates);
+        });
         rates.add(rows);
         for (const row of rows) operatorCards.set(cardKey(row), { ...row, loadedAt });
         await onChange();
@@ -197,7 +214,10 @@ export function createRatesService(deps: RatesServiceDeps) {
         const loadedAt = nowIso();
         const source = sourceOf(opts.filename, loadedAt);
         const rows = parsed.map((r) => ({ ...r, source }));
-        await store.db.transaction().execute((trx) => replaceVolumeTierRows(trx, rows, loadedAt));
+        await store.db.transaction().execute(async (trx) => {
+          await replaceVolumeTierRows(trx, rows, loadedAt);
+          await bumpVersion(trx, VERSION_KEYS.rates);
+        });
         tiers.add(rows);
         rememberTiers(rows, () => loadedAt);
         await onChange();

@@ -4,6 +4,7 @@
  */
 import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
 import { USAGE_COUNTERS } from '../billing/usage.ts';
+import { takeLock } from './locks.ts';
 import type { Database, Dialect } from './schema.ts';
 
 export type Migration = (db: Kysely<Database>, dialect: Dialect) => Promise<void>;
@@ -319,22 +320,31 @@ const partnerCompatibility: Migration = async (db, dialect) => {
 
 export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility];
 
+/**
+ * Applies the migrations this build has and the store lacks, one transaction each. Several
+ * processes may start at once against one PostgreSQL: each transaction takes the migration lock
+ * and reads the version under it, so every migration runs exactly once and the others wait.
+ */
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
-  await db.schema.createTable('meta').ifNotExists()
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .execute();
-  const row = await db.selectFrom('meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
-  const current = row ? Number(row.value) : 0;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`store schema version ${current} is newer than this build understands (${MIGRATIONS.length})`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    await db.transaction().execute(async (trx) => {
-      await MIGRATIONS[v](trx, dialect);
-      const value = String(v + 1);
+  for (;;) {
+    const done = await db.transaction().execute(async (trx) => {
+      await takeLock(trx, dialect, 'migrate');
+      await trx.schema.createTable('meta').ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      const row = await trx.selectFrom('meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+      const current = row ? Number(row.value) : 0;
+      if (current > MIGRATIONS.length) {
+        throw new Error(`store schema version ${current} is newer than this build understands (${MIGRATIONS.length})`);
+      }
+      if (current === MIGRATIONS.length) return true;
+      await MIGRATIONS[current](trx, dialect);
+      const value = String(current + 1);
       await trx.insertInto('meta').values({ key: 'schema_version', value })
         .onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+      return false;
     });
+    if (done) return;
   }
 }

@@ -238,7 +238,7 @@ export function createTenantsService(deps: TenantsDeps) {
         } else {
           await deps.queue.exclusive(async (trx) => {
             if (!(await tenants.updateClient(trx, partnerId, clientId, set))) throw notFound('Client');
-            await deps.channels.load(trx);
+            await deps.channels.changed(trx);
             await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
           }).catch(async (err) => {
             await deps.channels.load(db).catch(() => undefined);
@@ -322,7 +322,7 @@ export function createTenantsService(deps: TenantsDeps) {
         }
         await tenants.insertChannel(trx, channel);
         // The meter must see the channel while replaying; if the transaction fails, it never existed.
-        await deps.channels.load(trx);
+        await deps.channels.changed(trx);
         // An eligibility Meta announced for this WABA before anyone claimed it becomes the
         // client's, unless the client already has one (set through the API or by another WABA).
         if (client.auth_international_eligibility == null) {
@@ -330,7 +330,7 @@ export function createTenantsService(deps: TenantsDeps) {
           if (stored) {
             const text = serializeEligibility({ start_time: Number(stored.start_time), exception_countries: JSON.parse(stored.exception_countries) });
             await tenants.setClientsEligibility(trx, [clientId], text);
-            await deps.channels.load(trx);
+            await deps.channels.changed(trx);
             await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
           }
         }

@@ -27,3 +27,28 @@ describe('WABAMETER_TOKEN_TTL and WABAMETER_REFRESH_TOKEN_TTL', () => {
     assert.equal(loadConfig({ WABAMETER_TOKEN_TTL: String(60 * 86400) }).refreshTokenTtl, 60 * 86400);
   });
 });
+
+describe('REDIS_URL and WABAMETER_REDIS_PREFIX', () => {
+  test('unset: no Redis (each process counts the balance limit alone), prefix wabameter:', () => {
+    const c = loadConfig({});
+    assert.equal(c.redisUrl, null);
+    assert.equal(c.redisPrefix, 'wabameter:');
+    assert.equal(loadConfig({ REDIS_URL: '  ' }).redisUrl, null);
+  });
+
+  test('takes redis:// and rediss:// URLs, credentials and database included', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'redis://cache', 'rediss://user:secret@cache.example:6380/2', 'redis://:pw@[::1]:6379/0']) {
+      assert.equal(loadConfig({ REDIS_URL: url }).redisUrl, url);
+    }
+    assert.equal(loadConfig({ WABAMETER_REDIS_PREFIX: 'acme-prod:' }).redisPrefix, 'acme-prod:');
+  });
+
+  test('refuses anything else at start, without echoing a password', () => {
+    for (const bad of ['127.0.0.1:6379', 'http://cache:6379', 'postgres://u:secret@db/x', 'redis://', 'not a url with secret']) {
+      assert.throws(() => loadConfig({ REDIS_URL: bad }), (err: Error) => /^REDIS_URL/.test(err.message) && !err.message.includes('secret'), bad);
+    }
+    for (const bad of ['has space', 'x'.repeat(101), 'tab\there']) {
+      assert.throws(() => loadConfig({ WABAMETER_REDIS_PREFIX: bad }), /WABAMETER_REDIS_PREFIX/, bad);
+    }
+  });
+});

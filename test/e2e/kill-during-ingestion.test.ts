@@ -4,7 +4,6 @@
  * usage projection must match the event log exactly (they commit together).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +11,13 @@ import { test } from 'node:test';
 import { createServices } from '../../src/services.ts';
 import { messageKeyOf } from '../../src/meter/ingest.ts';
 import { at, envelope, status } from '../helpers.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function startServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
-  });
-  return { child, url };
-}
+import { startService } from './support.ts';
 
 test('a SIGKILL during ingestion loses no acknowledged status', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wabameter-kill-'));
   const databaseUrl = `sqlite:${join(dir, 'kill.db')}`;
   try {
-    const { child, url } = startServer({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', WABAMETER_DEMO: '0', WABAMETER_ADMIN_TOKEN: 'kill-admin', LOG_LEVEL: 'silent' });
+    const { child, url } = startService({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', WABAMETER_DEMO: '0', WABAMETER_ADMIN_TOKEN: 'kill-admin', LOG_LEVEL: 'silent' });
     const base = await url;
     const post = (path: string, body: unknown, headers: Record<string, string>) =>
       fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
