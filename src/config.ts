@@ -4,6 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseRateLimit, type RateLimitRule } from './api/rate-limit.ts';
 
+/** The embedded store, when DATABASE_URL names none. */
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/wabameter.db';
+
 export interface Config {
   port: number;
   host: string;
@@ -79,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
-    databaseUrl: env.DATABASE_URL ?? 'sqlite:./data/wabameter.db',
+    databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     adminToken: adminToken || `wbm_admin_${randomBytes(18).toString('base64url')}`,
     adminTokenGenerated: !adminToken,
     appSecrets: (env.WHATSAPP_APP_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean),

@@ -6,6 +6,7 @@
  *   rate-cards list [--market M] [--currency C] [--unit U] [--json]
  *   volume-tiers load <file.csv> --effective-from YYYY-MM-DD
  *   volume-tiers list [--market M] [--currency C] [--category C] [--json]
+ *   migrate [--database-url URL]   (the one command that opens the store itself: $DATABASE_URL)
  *
  * Global options: `--url` (default $WABAMETER_URL or http://localhost:8080) and `--token`
  * (default $WABAMETER_ADMIN_TOKEN). A failure prints the server's `developer_message` and
@@ -15,6 +16,9 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { DEFAULT_DATABASE_URL } from '../config.ts';
+import { openStore } from '../store/database.ts';
+import { migrate, schemaVersion } from '../store/migrations.ts';
 
 export const DEFAULT_URL = 'http://localhost:8080';
 
@@ -110,7 +114,7 @@ function tierTable(list: any[]): string {
 
 export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
   const program = new Command('wabameter')
-    .description('Operator commands for a running wabameter (rate cards, volume tiers)')
+    .description('Operator commands for a running wabameter (rate cards, volume tiers) and for its store (migrate)')
     .addOption(new Option('--url <url>', 'base URL of the wabameter service').env('WABAMETER_URL').default(DEFAULT_URL))
     .addOption(new Option('--token <token>', 'admin token').env('WABAMETER_ADMIN_TOKEN'))
     .showHelpAfterError()
@@ -159,6 +163,25 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
       const call = clientOf(cmd);
       const r = await call('GET', '/admin/volume-tiers', { market: opts.market, currency: opts.currency, category: opts.category });
       out(opts.json ? JSON.stringify(r, null, 2) : tierTable(r.volume_tiers));
+    });
+
+  program.command('migrate')
+    .description('apply the schema migrations this build has to the store (forward only; the service also does this at start)')
+    .addOption(new Option('--database-url <url>', 'the store: sqlite:<path> or postgres://…').env('DATABASE_URL').default(DEFAULT_DATABASE_URL))
+    .action(async (opts: { databaseUrl: string }) => {
+      const store = await openStore(opts.databaseUrl, { migrate: false });
+      try {
+        const before = await schemaVersion(store.db, store.dialect);
+        await migrate(store.db, store.dialect);
+        const after = await schemaVersion(store.db, store.dialect);
+        out(before === after
+          ? `${store.dialect} ${store.location}: schema version ${after}, up to date`
+          : `${store.dialect} ${store.location}: schema version ${before} → ${after} (${after - before} migration${after - before === 1 ? '' : 's'} applied)`);
+      } catch (e) {
+        throw new CliError(`Migrating ${store.location} failed: ${(e as Error).message}`, ['Nothing of the failed migration was applied; earlier ones stay applied']);
+      } finally {
+        await store.close();
+      }
     });
 
   return program;

@@ -25,12 +25,16 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL. */
-export async function openStore(url: string): Promise<Store> {
+/**
+ * `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL.
+ * Migrates the schema forward unless `migrate: false` (the `migrate` command does it itself).
+ */
+export async function openStore(url: string, opts: { migrate?: boolean } = {}): Promise<Store> {
+  const migrating = opts.migrate ?? true;
   if (isPostgresUrl(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    await migrate(db, 'postgres');
+    if (migrating) await migrate(db, 'postgres');
     const u = new URL(url);
     return { db, dialect: 'postgres', location: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() };
   }
@@ -44,7 +48,7 @@ export async function openStore(url: string): Promise<Store> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db, 'sqlite');
+  if (migrating) await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 

@@ -2,7 +2,7 @@
  * Schema migrations, in order; each runs once, in its own transaction, on SQLite and PostgreSQL
  * alike. The number of migrations applied is `meta.schema_version`. Add new ones at the end.
  */
-import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
 import { USAGE_COUNTERS } from '../billing/usage.ts';
 import { takeLock } from './locks.ts';
 import type { Database, Dialect } from './schema.ts';
@@ -320,12 +320,23 @@ const partnerCompatibility: Migration = async (db, dialect) => {
 
 export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility];
 
+/** The store's schema version: how many migrations it has (0 for an empty store). */
+export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {
+  // In the schema the connection works in (PostgreSQL's search_path), not in any schema.
+  const found = dialect === 'postgres'
+    ? await sql<{ e: boolean }>`select to_regclass('meta') is not null as e`.execute(db)
+    : await sql<{ e: number }>`select count(*) as e from sqlite_master where type = 'table' and name = 'meta'`.execute(db);
+  if (!found.rows[0]?.e) return 0;
+  const row = await db.selectFrom('meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
+  return row ? Number(row.value) : 0;
+}
+
 /**
- * Applies the migrations this build has and the store lacks, one transaction each. Several
+ * Applies the migrations this build has and the store lacks (up to `target`), one transaction each. Several
  * processes may start at once against one PostgreSQL: each transaction takes the migration lock
  * and reads the version under it, so every migration runs exactly once and the others wait.
  */
-export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+export async function migrate(db: Kysely<Database>, dialect: Dialect, target = MIGRATIONS.length): Promise<void> {
   for (;;) {
     const done = await db.transaction().execute(async (trx) => {
       await takeLock(trx, dialect, 'migrate');
@@ -338,7 +349,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
       if (current > MIGRATIONS.length) {
         throw new Error(`store schema version ${current} is newer than this build understands (${MIGRATIONS.length})`);
       }
-      if (current === MIGRATIONS.length) return true;
+      if (current >= target) return true;
       await MIGRATIONS[current](trx, dialect);
       const value = String(current + 1);
       await trx.insertInto('meta').values({ key: 'schema_version', value })
