@@ -1,5 +1,5 @@
 /**
- * Re-pricing after a rate-card change (issue 3): a month of `units` delivered messages over 20
+ * Re-pricing after a rate-card change: a month of `units` delivered messages over 20
  * channels, then an operator card that changes every USD per-message rate in force. Measured beside
  * a baseline from the same run: a re-pricing pass with unchanged cards, which reads every charge
  * group and changes nothing (the floor any re-pricing pays).

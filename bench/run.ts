@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the speed figures of issue 2, each beside a baseline measured in the same run.
+ * `npm run bench`: the meter's speed figures, each beside a baseline measured in the same run.
  *
  *   1. Webhook ingestion over HTTP, 1-status bodies (statuses/s): the real service (child process,
  *      SQLite in WAL with synchronous=FULL) vs a bare Fastify route that only parses the same body.
@@ -443,7 +443,7 @@ async function main(): Promise<void> {
   if (cfg.only.has('single')) ingest.push(await ingestion(1));
   if (cfg.only.has('batch')) ingest.push(await ingestion(100));
   const balance = cfg.only.has('balance') ? await balanceLatency() : undefined;
-  // Re-pricing after a card change (issue 3): a month-long data set, in process.
+  // Re-pricing after a card change: a month-long data set, in process.
   const reprice = cfg.only.has('reprice') ? await benchReprice(cfg.dir, cfg.units) : undefined;
 
   const rows: string[][] = [['figure', 'wabameter', 'baseline', 'ratio', 'aim', 'met']];

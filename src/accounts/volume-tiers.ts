@@ -4,7 +4,7 @@
  *
  * Meta sends a VOLUME_BASED_PRICING_TIER_UPDATE whenever a WABA reaches a new tier in a market
  * during a month, and may send one announcement more than once; of duplicates, the smaller
- * `tier_update_time` is official (docs/whatsapp-billing.md §1). So, per WABA × category × month
+ * `tier_update_time` is official (the billing reference §1). So, per WABA × category × month
  * × region:
  * - each announced tier's official time is the smallest `tier_update_time` it was announced with;
  * - Meta's current tier is the one whose official time is the latest (ties: the higher tier).

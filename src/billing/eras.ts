@@ -1,5 +1,5 @@
 /**
- * Meta's pricing eras (docs/billing-rules.md, whatsapp-billing.md §1). Every boundary is a
+ * Meta's pricing eras (docs/billing-rules.md, the billing reference §1). Every boundary is a
  * calendar day in the WABA's time zone, so callers pass the unit's local day ('YYYY-MM-DD').
  */
 export type Era = 'nbp' | 'cbp_v1' | 'cbp_v2' | 'pmp';

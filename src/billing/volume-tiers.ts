@@ -4,7 +4,7 @@
  *
  * A schedule is one market × currency × category × effective date: an ordered list of tiers
  * `{ from, to, rate }` covering every monthly count from the first message on, the last tier open
- * (`to: null`). Tiers are marginal (see whatsapp-billing.md §1): the n-th charged message of a
+ * (`to: null`). Tiers are marginal (see the billing reference §1): the n-th charged message of a
  * portfolio's month in that market and category is priced at the rate of the tier containing n.
  * Accruing and counting are the meter's job; this module only answers "which tier holds the n-th
  * message, at what rate".
@@ -322,7 +322,7 @@ export function tierLabel(tier: Pick<Tier, 'from' | 'to'>): string {
 
 /** The shipped tier tables; the CSV format carries no date, so each file states its own here. */
 const SHIPPED: ReadonlyArray<{ file: string; effectiveFrom: string }> = [
-  // Meta's example in whatsapp-billing.md §1 (Rest of Africa, utility, USD, October 2026). An
+  // Meta's example in the billing reference §1 (Rest of Africa, utility, USD, October 2026). An
   // example from third-party docs, not a full table: see reference/README.md.
   { file: 'volume-tiers-usd.csv', effectiveFrom: '2026-10-01' },
 ];

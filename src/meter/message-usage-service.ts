@@ -1,6 +1,6 @@
 /**
  * Per-message analytics of one channel (`…/channels/{channel_id}/info/usage`), shaped like Meta's
- * `pricing_analytics` (whatsapp-billing.md §4): delivered PMP messages counted and priced per
+ * `pricing_analytics` (the billing reference §4): delivered PMP messages counted and priced per
  * time bucket × country × pricing category × pricing type × volume tier.
  *
  * The source is the `messages` projection: every delivered message the meter turned into a PMP

@@ -1,6 +1,6 @@
 /**
  * Reading Meta's volume-tier announcements back (pure): of duplicates the smaller
- * tier_update_time is official (docs/whatsapp-billing.md §1), a climb during the month keeps its
+ * tier_update_time is official (the billing reference §1), a climb during the month keeps its
  * newest tier, categories and regions are folded, and the meter's tier is compared with Meta's.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * Tenants over HTTP (Fastify `inject`), on SQLite and PostgreSQL: partners (admin token),
  * clients and channels (partner key), the list envelope, validation naming each bad field, and
- * the auth rules of partner-api.md (another partner's key → 404, wrong header → a 401 that says
+ * the auth rules of the Partner API contract (another partner's key → 404, wrong header → a 401 that says
  * which header to send, the key never read back).
  */
 import { DEFAULT_MAX_CHANNELS } from '../../src/tenants/client-attributes.ts';

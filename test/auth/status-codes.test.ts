@@ -1,5 +1,5 @@
 /**
- * The 401 rules of partner-api.md and the other statuses of the envelope, on SQLite and
+ * The 401 rules of the Partner API contract and the other statuses of the envelope, on SQLite and
  * PostgreSQL: 401 only when fresh credentials would help, each 401 saying what to send; a request
  * wrong for another reason keeps its own status (400, 404); 405 with `Allow` for a known path, 413,
  * 415 and 500 (no internals) in the envelope.

@@ -1,5 +1,5 @@
 /**
- * Volume tiers (whatsapp-billing.md §1): tier tables as data, contiguous and marginal; the
+ * Volume tiers (the billing reference §1): tier tables as data, contiguous and marginal; the
  * schedule in force is the latest effective date on or before the day; a tier's label is Meta's
  * `"LOWER:UPPER"`. Breakpoints are Meta's example (Rest of Africa, utility, USD, October 2026).
  */

@@ -1,5 +1,5 @@
 /**
- * The counting rules of whatsapp-billing.md §1 and §3, each by name, end to end: webhook bodies
+ * The counting rules of the billing reference §1 and §3, each by name, end to end: webhook bodies
  * posted over HTTP into a real store (SQLite file and PostgreSQL), usage read back from
  * `…/info/balance`.
  */

@@ -1,6 +1,6 @@
 /**
  * Duplicates, retries and any arrival order give the same usage as one clean ordered delivery
- * (whatsapp-billing.md §3). A property test over random traffic, and a large CBP month whose
+ * (the billing reference §3). A property test over random traffic, and a large CBP month whose
  * free-tier ranking must survive shuffling.
  */
 import assert from 'node:assert/strict';

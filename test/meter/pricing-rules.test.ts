@@ -1,5 +1,5 @@
 /**
- * The pricing rules of whatsapp-billing.md §1-2, each by name, end to end: rate cards and volume
+ * The pricing rules of the billing reference §1-2, each by name, end to end: rate cards and volume
  * tiers loaded through the admin API, webhooks posted over HTTP, estimates read back from
  * `…/info/balance` and explained by `…/info/charges`.
  */

@@ -65,7 +65,7 @@ export const RAW_PATH_SEGMENTS: Injection[] = [
 export interface Meta { developer_message: string; details: string[]; error_data: { code: string; message: string; real_message: string; status: number } }
 
 /**
- * The Partner API's error envelope (partner-api.md), with `http_code` equal to the status; on the
+ * The Partner API's error envelope (the Partner API contract), with `http_code` equal to the status; on the
  * token endpoint (documented with OAuth's `error`/`error_description`), those two come first and
  * the envelope's `meta` alongside.
  */
