@@ -31,6 +31,8 @@ export interface Config {
   redisUrl: string | null;
   /** Put before every Redis key (WABAMETER_REDIS_PREFIX), so several deployments can share one Redis. */
   redisPrefix: string;
+  /** How long a usage read waits for the meter before a 503 (WABAMETER_READ_WAIT_MS). */
+  readWaitMs: number;
 }
 
 /** REDIS_URL: a redis:// or rediss:// URL. Messages never echo the value: it may hold a password. */
@@ -54,6 +56,14 @@ function redisPrefix(env: NodeJS.ProcessEnv): string {
   // Printable, no spaces: the prefix shows up in redis-cli and in SCAN patterns.
   if (!/^[\x21-\x7e]{1,100}$/.test(raw)) throw new Error(`WABAMETER_REDIS_PREFIX must be 1-100 printable characters without spaces, got "${raw}"`);
   return raw;
+}
+
+function readWaitMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.WABAMETER_READ_WAIT_MS?.trim();
+  if (!raw) return 10_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`WABAMETER_READ_WAIT_MS must be a whole number of milliseconds ≥ 1, got "${raw}"`);
+  return n;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -95,5 +105,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     balanceRateLimit,
     redisUrl: redisUrl(env),
     redisPrefix: redisPrefix(env),
+    readWaitMs: readWaitMs(env),
   };
 }

@@ -37,6 +37,7 @@ const app = await buildApp(services, {
   webhookBodyLimit: config.webhookBodyLimit,
   logLevel: config.logLevel,
   balanceRateLimit: config.balanceRateLimit,
+  readWaitMs: config.readWaitMs,
   rateLimitStore: redisStore ?? new MemoryRateLimitStore(),
 });
 redisLog = app.log;

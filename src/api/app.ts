@@ -2,7 +2,8 @@
  * Builds the HTTP application: error handling first, then the route groups. Tests build the
  * same app and call it with `inject()` or over a listening socket.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import { AppError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { requireAdmin, requirePartner } from './auth.ts';
 import { registerErrorHandling, sendError } from './error-handler.ts';
@@ -39,6 +40,27 @@ export interface AppOptions {
   rateLimitStore?: RateLimitStore;
   /** The rate limit's clock in milliseconds (tests move it). */
   nowMs?: () => number;
+  /** How long a usage read waits for the meter to catch up before a 503 (default 10 s). */
+  readWaitMs?: number;
+}
+
+export const DEFAULT_READ_WAIT_MS = 10_000;
+
+/** Waits for the meter to catch up; past `ms`, a 503 with Retry-After (the wait goes on without the request). */
+async function waitForMeter(services: Services, ms: number, reply: FastifyReply): Promise<void> {
+  const caughtUp = services.queue.caughtUp();
+  caughtUp.catch(() => undefined); // a failure after the bound is the meter's to log, not this request's
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+  try {
+    if ((await Promise.race([caughtUp.then(() => 'done' as const), late])) === 'done') return;
+  } finally {
+    clearTimeout(timer);
+  }
+  const retry = Math.max(1, Math.ceil(ms / 1000));
+  reply.header('retry-after', retry);
+  throw new AppError(503, 'meter_behind', `Usage is still being metered: the meter has not caught up with every acknowledged webhook within ${ms} ms; retry after ${retry} seconds`,
+    ['Nothing acknowledged is lost; the read will include it once the meter catches up', `Retry-After: ${retry}`]);
 }
 
 export async function buildApp(services: Services, opts: AppOptions): Promise<FastifyInstance> {
@@ -82,9 +104,11 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
     }));
   }
   app.addHook('preHandler', guardInput);
-  // Reads of usage see every acknowledged webhook: wait for the meter to reach the log's end.
-  app.addHook('preHandler', async (request) => {
-    if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await services.queue.caughtUp();
+  // Reads of usage see every acknowledged webhook: wait for the meter to reach the log's end,
+  // within a bound (a stuck meter is a clear 503, not a hung request).
+  const readWaitMs = opts.readWaitMs ?? DEFAULT_READ_WAIT_MS;
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await waitForMeter(services, readWaitMs, reply);
   });
   // Still `ok` while Redis is down: the service serves (the limit falls back per process).
   const limitStore = opts.rateLimitStore;

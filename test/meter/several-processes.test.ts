@@ -6,7 +6,8 @@
  *   numbers become visible in order and the meter never skips an event committed late;
  * - a process that dies while metering releases the meter lock, and another process takes over;
  * - a channel registered through one process is metered by the other at once;
- * - a rate card loaded through one process prices the other's reads and metering.
+ * - a rate card loaded through one process prices the other's reads and metering;
+ * - a read waits for the meter within a bound: a stuck meter is a 503 with Retry-After, not a hang.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -14,14 +15,14 @@ import pg from 'pg';
 import { buildApp } from '../../src/api/app.ts';
 import { ADVISORY_LOCKS } from '../../src/store/locks.ts';
 import { createServices, type Services } from '../../src/services.ts';
-import { ADMIN_TOKEN, at, envelope, freshStore, status, type TestStore } from '../helpers.ts';
+import { ADMIN_TOKEN, assertEnvelope, at, envelope, freshStore, status, type TestStore } from '../helpers.ts';
 import { META_CARD_USD } from '../rates/fixtures.ts';
 
 interface Instance { services: Services; app: Awaited<ReturnType<typeof buildApp>> }
 
-async function open(url: string): Promise<Instance> {
+async function open(url: string, readWaitMs?: number): Promise<Instance> {
   const services = await createServices({ databaseUrl: url });
-  const app = await buildApp(services, { adminToken: ADMIN_TOKEN, appSecrets: [], verifyToken: null, webhookBodyLimit: 1 << 24, balanceRateLimit: null });
+  const app = await buildApp(services, { adminToken: ADMIN_TOKEN, appSecrets: [], verifyToken: null, webhookBodyLimit: 1 << 24, balanceRateLimit: null, readWaitMs });
   return { services, app };
 }
 
@@ -157,5 +158,25 @@ describe('several processes on one PostgreSQL', () => {
     assert.deepEqual(fromTwo, fromOne);
     // India's marketing rate on the loaded card, not the shipped default's.
     assert.equal(fromTwo.marketing_price, 0.0118);
+  });
+
+  test('a read waits for the meter within a bound: past it, a 503 in the envelope with Retry-After; once the meter is free, the read has everything', async () => {
+    const impatient = await open(store.url, 300);
+    try {
+      const ch = await channel(one, 'bound-pn');
+      // The meter is held by a process that is stuck (not dead: its session stays open).
+      await raw.query('begin');
+      await raw.query('select pg_advisory_xact_lock($1::bigint)', [ADVISORY_LOCKS.meter]);
+      assert.equal((await webhook(one, delivered('wamid.bound-1', 'bound-pn'))).statusCode, 200);
+      const res = await impatient.app.inject({ method: 'GET', url: `${tenant.P}/clients/${tenant.client}/channels/${ch.id}/info/balance`, headers: tenant.key });
+      const meta = assertEnvelope(res, 503, 'meter_behind', { message: /still being metered/ });
+      assert.ok(meta.details.some((d) => /Nothing acknowledged is lost/.test(d)));
+      assert.equal(res.headers['retry-after'], '1');
+      await raw.query('rollback');
+      assert.equal((await usageOf(impatient, ch.id)).usage[0].utility_quantity, 1);
+    } finally {
+      await impatient.app.close();
+      await impatient.services.close();
+    }
   });
 });
