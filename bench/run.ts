@@ -6,16 +6,19 @@
  *   2. The same with 100-status bodies.
  *   3. `info/balance` latency (p50/p99) for a client with a year of daily usage over 20 channels
  *      and BENCH_UNITS units, vs `GET /healthz` on the same server, measured the same way.
+ *   4. In process (bench/parse.ts): parsing a 3 MB, 1,000-status webhook vs JSON.parse of it, and
+ *      generating the demo traffic vs JSON.stringify of its bodies.
  *
  * Knobs (environment): BENCH_UNITS (5,000,000), BENCH_DURATION (10 s per load run),
  * BENCH_WARMUP (3 s), BENCH_CONNECTIONS (64), BENCH_ROUNDS (2 alternating baseline/service rounds
  * per ingestion figure, the best of each kept), BENCH_LATENCY_REQUESTS (1,000 per query),
- * BENCH_ONLY (comma list of single,batch,balance,reprice), BENCH_DIR (/tmp/wabameter-bench),
+ * BENCH_ONLY (comma list of single,batch,balance,reprice,parse), BENCH_DIR (/tmp/wabameter-bench),
  * BENCH_CPU_PROF=1 (write V8 CPU profiles of the service processes to BENCH_DIR/profiles),
  * BENCH_REBUILD=1 (rebuild the cached data set; it is rebuilt anyway when the store schema changed),
  * BENCH_QUIET_WAIT (60: seconds to wait before each measurement for other processes to go idle).
  * Results: a table on stdout and BENCH_DIR/results.json. Progress goes to stderr.
  */
+import { parseFigures } from './parse.ts';
 import { benchReprice } from './reprice.ts';
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -46,7 +49,7 @@ const cfg = {
   loadConnections: 8,
   loadDuration: 5,
   dir: process.env.BENCH_DIR || '/tmp/wabameter-bench',
-  only: new Set((process.env.BENCH_ONLY || 'single,batch,balance,reprice').split(',').map((s) => s.trim()).filter(Boolean)),
+  only: new Set((process.env.BENCH_ONLY || 'single,batch,balance,reprice,parse').split(',').map((s) => s.trim()).filter(Boolean)),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   rebuild: process.env.BENCH_REBUILD === '1',
   quietWait: Number(process.env.BENCH_QUIET_WAIT ?? 60),
@@ -445,6 +448,7 @@ async function main(): Promise<void> {
   const balance = cfg.only.has('balance') ? await balanceLatency() : undefined;
   // Re-pricing after a card change: a month-long data set, in process.
   const reprice = cfg.only.has('reprice') ? await benchReprice(cfg.dir, cfg.units) : undefined;
+  const parse = cfg.only.has('parse') ? parseFigures() : undefined;
 
   const rows: string[][] = [['figure', 'wabameter', 'baseline', 'ratio', 'aim', 'met']];
   for (const r of ingest) {
@@ -497,6 +501,10 @@ async function main(): Promise<void> {
     ]);
   }
 
+  for (const f of parse ?? []) {
+    rows.push([f.label, f.ms.toFixed(1), `${f.baselineMs.toFixed(1)} (${f.baselineLabel})`, `${(f.ms / Math.max(f.baselineMs, 0.001)).toFixed(1)}×`, '', '']);
+  }
+
   const results = {
     date: new Date().toISOString(),
     code,
@@ -505,6 +513,7 @@ async function main(): Promise<void> {
     ingestion: ingest,
     balance,
     reprice,
+    parse,
     totalSeconds: (Date.now() - started) / 1000,
   };
   const out = join(cfg.dir, 'results.json');

@@ -169,6 +169,20 @@ export function envelope(statuses: Record<string, unknown>[], opts: { phoneNumbe
   };
 }
 
+/** A Cloud API body with `count` statuses, each padded with `padding` bytes of callback data (3 MB ≈ 1,000 × 2,700). */
+export function largeWebhookBody(count: number, padding: number): Buffer {
+  const statuses = Array.from({ length: count }, (_, i) => ({
+    id: `wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA${i}=`,
+    status: ['sent', 'delivered', 'read'][i % 3],
+    timestamp: String(1750030073 + i),
+    recipient_id: `1650555${String(i).padStart(4, '0')}`,
+    biz_opaque_callback_data: 'x'.repeat(padding),
+    conversation: { id: `conv${i}`, expiration_timestamp: String(1750116480 + i), origin: { type: 'marketing' } },
+    pricing: { billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' },
+  }));
+  return Buffer.from(JSON.stringify(envelope(statuses)));
+}
+
 export async function postWebhook(app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
   return app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
 }

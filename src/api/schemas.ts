@@ -2,13 +2,14 @@
  * Schemas shared by several routes. One definition validates requests, types handlers and
  * (later) documents the API.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from 'typebox';
 import { badRequest } from '../errors.ts';
 
 /** What a partner, client, channel or key id looks like. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const Id = Type.String({ pattern: ID_PATTERN.source });
+/** A partner, client, channel or key id in a path. */
+export const Id = Type.String({ pattern: ID_PATTERN.source });
 
 export const PartnerParams = Type.Object({ partner_id: Id });
 export const ClientParams = Type.Object({ partner_id: Id, client_id: Id });
@@ -79,6 +80,20 @@ export const HealthResponse = Type.Object({
     })),
   }, { description: 'The balance rate limit\'s store' })),
 }, { description: 'The service is up and ready' });
+
+/**
+ * Replaces the plugin's JSON parser with one that reads an empty DELETE body as no body: some
+ * HTTP clients send `Content-Type: application/json` on every request. Everything else parses
+ * as before.
+ */
+export function acceptEmptyDeleteBody(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (request.method === 'DELETE' && body === '') return done(null, undefined);
+    return json(request, body as string, done);
+  });
+}
 
 /**
  * A preValidation hook for PATCH bodies: fields the route cannot change are refused by name

@@ -317,22 +317,26 @@ export async function clientsPage(db: Executor, partnerId: string, q: PageQuery<
 /** A channel with the fields of its client that a channel object carries (`client: {id, name, partner_payload, contact_info}`). */
 export type ChannelWithClient = Channel & { client_name: string; client_partner_payload: string | null; client_contact_info: string | null };
 
+/** The client fields a channel object carries. */
+const CLIENT_OF_CHANNEL = ['clients.name as client_name', 'clients.partner_payload as client_partner_payload', 'clients.contact_info as client_contact_info'] as const;
+
+/** Channels joined to their clients: the rows channel objects and channel filters read. */
+const channelsAndClients = (db: Executor) => db.selectFrom('channels').innerJoin('clients', 'clients.id', 'channels.client_id');
+
 function channelsWithClients(db: Executor) {
-  return db.selectFrom('channels').innerJoin('clients', 'clients.id', 'channels.client_id')
+  return channelsAndClients(db)
     .selectAll('channels')
-    .select(['clients.name as client_name', 'clients.partner_payload as client_partner_payload', 'clients.contact_info as client_contact_info']);
+    .select(CLIENT_OF_CHANNEL);
 }
 
 /** One page of a partner's channels (of one client, or all), filtered and sorted in SQL. */
 export async function channelsPage(db: Executor, partnerId: string, clientId: string | null, q: PageQuery<ChannelFilterKey, ChannelSortField>): Promise<{ total: number; rows: ChannelWithClient[] }> {
-  const where = <Q extends { where: (...a: any[]) => Q }>(query: Q): Q => {
-    let out = query.where('channels.partner_id', '=', partnerId);
-    if (clientId != null) out = out.where('channels.client_id', '=', clientId);
-    return out.where((eb: ExpressionBuilder<Database, 'channels' | 'clients'>) => eb.and(q.filters.map((f) => channelCondition(eb, f, q))));
-  };
-  const counted = where(db.selectFrom('channels').innerJoin('clients', 'clients.id', 'channels.client_id'));
-  const { n } = await counted.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  let page = where(channelsWithClients(db));
+  let base = channelsAndClients(db).where('channels.partner_id', '=', partnerId);
+  if (clientId != null) base = base.where('channels.client_id', '=', clientId);
+  base = base.where((eb) => eb.and(q.filters.map((f) => channelCondition(eb, f, q))));
+  const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  let page = base.selectAll('channels')
+    .select(CLIENT_OF_CHANNEL);
   for (const t of orderTerms(q)) page = page.orderBy(ordered(q.dialect, 'channels', t.column), t.desc ? 'desc' : 'asc');
   const rows = Number(n) === 0 ? [] : await page.limit(q.limit).offset(q.offset).execute();
   return { total: Number(n), rows };

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ADMIN_TOKEN } from '../helpers.ts';
+import type { RateLimitRule, RateLimitStore } from '../../src/api/rate-limit.ts';
 
 export { assertEnvelope } from '../helpers.ts';
 
@@ -87,4 +88,24 @@ export async function login(app: FastifyInstance, username: string, password: st
 export function manualClock(start = Date.parse('2026-03-01T12:00:00Z')) {
   let now = start;
   return { now: () => now, advance: (ms: number) => { now += ms; }, set: (ms: number) => { now = ms; } };
+}
+
+/**
+ * The sliding-window rule every rate-limit store keeps, request by request, with a limit of 3 per
+ * 10 s: refused requests are not counted, a request leaves the window exactly `windowMs` after it
+ * came (no calendar slots), and keys are independent.
+ */
+export async function assertSlidingWindow(store: RateLimitStore, rule: RateLimitRule, key: string, otherKey: string): Promise<void> {
+  assert.deepEqual(rule, { limit: 3, windowMs: 10_000 }, 'the sequence below is written for 3 per 10 s');
+  const at = async (ms: number) => store.hit(key, rule, ms);
+  assert.deepEqual(await at(0), { allowed: true, remaining: 2, resetMs: 10_000, retryAfterMs: 0 });
+  assert.deepEqual(await at(4_000), { allowed: true, remaining: 1, resetMs: 10_000, retryAfterMs: 0 });
+  assert.deepEqual(await at(5_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
+  assert.deepEqual(await at(6_000), { allowed: false, remaining: 0, resetMs: 9_000, retryAfterMs: 4_000 });
+  assert.deepEqual(await at(9_999), { allowed: false, remaining: 0, resetMs: 5_001, retryAfterMs: 1 });
+  // The first request leaves the window at 10 000: one slot, not three (no calendar slots).
+  assert.deepEqual(await at(10_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
+  assert.equal((await at(10_001)).allowed, false);
+  assert.deepEqual(await at(14_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
+  assert.equal((await store.hit(otherKey, rule, 14_000)).remaining, 2, 'keys are independent');
 }

@@ -10,25 +10,14 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_BALANCE_RATE_LIMIT, MemoryRateLimitStore, parseRateLimit } from '../../src/api/rate-limit.ts';
 import { loadConfig } from '../../src/config.ts';
 import { DIALECTS, startApp, type TestApp } from '../helpers.ts';
-import { assertEnvelope, manualClock, newChannel, newClient, newTenant } from './auth-helpers.ts';
+import { assertEnvelope, assertSlidingWindow, manualClock, newChannel, newClient, newTenant } from './auth-helpers.ts';
 
 describe('MemoryRateLimitStore', () => {
   const rule = { limit: 3, windowMs: 10_000 };
 
   test('counts accepted requests in a sliding window; refused ones are not counted', async () => {
     const s = new MemoryRateLimitStore();
-    const at = async (ms: number) => s.hit('k', rule, ms);
-    assert.deepEqual(await at(0), { allowed: true, remaining: 2, resetMs: 10_000, retryAfterMs: 0 });
-    assert.deepEqual(await at(4_000), { allowed: true, remaining: 1, resetMs: 10_000, retryAfterMs: 0 });
-    assert.deepEqual(await at(5_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
-    assert.deepEqual(await at(6_000), { allowed: false, remaining: 0, resetMs: 9_000, retryAfterMs: 4_000 });
-    assert.deepEqual(await at(9_999), { allowed: false, remaining: 0, resetMs: 5_001, retryAfterMs: 1 });
-    // The first request leaves the window at 10 000: one slot, not three (no calendar slots).
-    assert.deepEqual(await at(10_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
-    assert.equal((await at(10_001)).allowed, false);
-    assert.deepEqual(await at(14_000), { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
-    // Keys are independent.
-    assert.equal((await s.hit('other', rule, 14_000)).remaining, 2);
+    await assertSlidingWindow(s, rule, 'k', 'other');
   });
 
   test('any window of the rule\'s length holds at most `limit` accepted requests (random arrivals)', async () => {

@@ -137,10 +137,11 @@ test('same options give byte-identical output; another seed gives other traffic'
   assert.notEqual(hashRun({ ...OPTIONS, seed: 43 }), a);
 });
 
-test('size and speed: 3 channels × 90 days × 150/day', () => {
+// How long generation takes is a figure of `npm run bench` (bench/parse.ts), not a test.
+test('size: 3 channels × 90 days × 150/day', (t) => {
   const s = main();
+  t.diagnostic(`generation took ${Math.round(s.ms)} ms`);
   assert.ok(s.rows.length >= 100_000 && s.rows.length <= 200_000, `statuses: ${s.rows.length}`);
-  assert.ok(s.ms < 5000, `generation took ${Math.round(s.ms)} ms`);
 });
 
 test('every body is a well-formed Cloud API envelope with at most 200 statuses', () => {

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { BodyError, parseJsonBody } from '../../src/ingest/json-body.ts';
 import { parseWebhook, WebhookShapeError, type ParsedWebhook } from '../../src/ingest/webhook.ts';
 import type { NormalizedStatus } from '../../src/ingest/status.ts';
+import { largeWebhookBody } from '../helpers.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/webhooks/', import.meta.url));
 const MAX_DEPTH = 64;
@@ -981,47 +982,18 @@ test('On-Premises incoming messages alone are counted and need no phone number i
 // ---------------------------------------------------------------------------------------------
 // Size and robustness.
 
-function bigBody(count: number, padding: number): Buffer {
-  const statuses = [];
-  for (let i = 0; i < count; i++) {
-    statuses.push({
-      id: `wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA${i}=`,
-      status: ['sent', 'delivered', 'read'][i % 3],
-      timestamp: String(1750030073 + i),
-      recipient_id: `1650555${String(i).padStart(4, '0')}`,
-      biz_opaque_callback_data: 'x'.repeat(padding),
-      conversation: { id: `conv${i}`, expiration_timestamp: String(1750116480 + i), origin: { type: 'marketing' } },
-      pricing: { billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' },
-    });
-  }
-  return Buffer.from(JSON.stringify(envelope(statuses)));
-}
 
-test('a 3 MB body with 1,000 statuses parses', (t) => {
-  const raw = bigBody(1000, 2700);
+test('a 3 MB body with 1,000 statuses parses', () => {
+  const raw = largeWebhookBody(1000, 2700);
   assert.ok(raw.length >= 3_000_000, `body is ${raw.length} bytes`);
-  const started = performance.now();
   const result = ingest(raw);
-  const elapsed = performance.now() - started;
-  t.diagnostic(`${raw.length} bytes, 1000 statuses: parseJsonBody + parseWebhook ${elapsed.toFixed(1)} ms`);
   assert.equal(result.statuses.length, 1000);
   assert.deepEqual(result.refused, []);
   assert.equal(result.statuses[999]?.timestamp, 1750030073 + 999);
   assert.equal(result.statuses[999]?.conversationExpiration, 1750116480 + 999);
-  // Generous: it takes a few tens of ms; this only catches an accidental quadratic path.
-  assert.ok(elapsed < 2000, `took ${elapsed} ms`);
 });
-
-test('parseWebhook alone on 1,000 statuses is fast', (t) => {
-  const body = JSON.parse(bigBody(1000, 0).toString('utf8')) as unknown;
-  parseWebhook(body); // warm-up
-  const started = performance.now();
-  const result = parseWebhook(body);
-  const elapsed = performance.now() - started;
-  t.diagnostic(`parseWebhook, 1000 statuses: ${elapsed.toFixed(2)} ms`);
-  assert.equal(result.statuses.length, 1000);
-  assert.ok(elapsed < 500, `took ${elapsed} ms`);
-});
+// How long parsing takes is a figure of `npm run bench` (bench/parse.ts, beside JSON.parse of the
+// same bytes), not a test: a busy machine made time limits here flaky.
 
 /** Every path to a node of a JSON value, so a property test can replace any one of them. */
 function nodePaths(value: unknown, path: Array<string | number> = []): Array<Array<string | number>> {

@@ -18,9 +18,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, badRequest } from '../../errors.ts';
 import type { Services } from '../../services.ts';
-import { ErrorEnvelope, PartnerParams } from '../schemas.ts';
+import { acceptEmptyDeleteBody, ErrorEnvelope, Id, PartnerParams } from '../schemas.ts';
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 instant, UTC' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
@@ -83,14 +82,7 @@ export const authRoutes = (services: Services): FastifyPluginAsync => async (roo
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { auth } = services;
 
-  // A DELETE has no body, but some HTTP clients send `Content-Type: application/json` on every
-  // request: an empty body is then no body, not a 400. Everything else parses as before.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.method === 'DELETE' && body === '') return done(null, undefined);
-    return json(request, body as string, done);
-  });
+  acceptEmptyDeleteBody(app);
 
   // ---- API keys (partner credentials) -------------------------------------------------------
 

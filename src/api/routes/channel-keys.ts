@@ -16,9 +16,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { MAX_ACTIVE_CHANNEL_KEYS } from '../../auth/channel-keys.ts';
 import type { Services } from '../../services.ts';
-import { errorResponses, IsoDateTime, Nullable, PartnerParams } from '../schemas.ts';
+import { acceptEmptyDeleteBody, errorResponses, Id, IsoDateTime, Nullable } from '../schemas.ts';
 
-const Id = PartnerParams.properties.partner_id;
 const ChannelKeysParams = Type.Object({ partner_id: Id, channel_id: Id });
 const ChannelKeyParams = Type.Object({ partner_id: Id, channel_id: Id, channel_key_id: Id });
 
@@ -63,14 +62,8 @@ export const channelKeyRoutes = (services: Services): FastifyPluginAsync => asyn
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const keys = services.auth.channelKeys;
 
-  // DELETE has no body, but some HTTP clients send `Content-Type: application/json` on every
-  // request: an empty body is then no body. A POST's body is a JSON object, or none at all.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.method === 'DELETE' && body === '') return done(null, undefined);
-    return json(request, body as string, done);
-  });
+  // A POST's body is a JSON object, or none at all; a DELETE's none.
+  acceptEmptyDeleteBody(app);
   // A POST without a body (no Content-Type either) is validated as `{}`.
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};

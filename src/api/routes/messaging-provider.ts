@@ -9,11 +9,10 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.ts';
 import type { Services } from '../../services.ts';
-import { ChannelParams, errorResponses, PartnerParams } from '../schemas.ts';
+import { ChannelParams, errorResponses, Id, PartnerParams } from '../schemas.ts';
 
 const P = '/api/v2/partners/:partner_id';
 
-const Id = PartnerParams.properties.partner_id;
 const WabaParams = Type.Object({ ...PartnerParams.properties, waba_account_id: Id });
 const TemplateParams = Type.Object({ ...WabaParams.properties, template_id: Id });
 

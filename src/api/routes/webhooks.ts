@@ -23,7 +23,7 @@ import { hasEncodedNul } from '../input-guard.ts';
 import { errorResponse, errorResponses } from '../schemas.ts';
 
 // Real webhook bodies nest about 8 deep; anything far deeper is an attack or a bug.
-const MAX_DEPTH = 64;
+export const MAX_DEPTH = 64;
 
 export interface WebhookOptions {
   appSecrets: string[];
