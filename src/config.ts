@@ -33,6 +33,8 @@ export interface Config {
   redisPrefix: string;
   /** How long a usage read waits for the meter before a 503 (WABAMETER_READ_WAIT_MS). */
   readWaitMs: number;
+  /** Where the meter runs (WABAMETER_PROJECTOR): `thread` (default) beside the HTTP thread, or `inline` on it. */
+  projector: 'thread' | 'inline';
 }
 
 /** REDIS_URL: a redis:// or rediss:// URL. Messages never echo the value: it may hold a password. */
@@ -64,6 +66,13 @@ function readWaitMs(env: NodeJS.ProcessEnv): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`WABAMETER_READ_WAIT_MS must be a whole number of milliseconds ≥ 1, got "${raw}"`);
   return n;
+}
+
+function projector(env: NodeJS.ProcessEnv): 'thread' | 'inline' {
+  const raw = env.WABAMETER_PROJECTOR?.trim();
+  if (!raw) return 'thread';
+  if (raw !== 'thread' && raw !== 'inline') throw new Error(`WABAMETER_PROJECTOR must be "thread" or "inline", got "${raw}"`);
+  return raw;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -106,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: redisUrl(env),
     redisPrefix: redisPrefix(env),
     readWaitMs: readWaitMs(env),
+    projector: projector(env),
   };
 }

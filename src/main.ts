@@ -13,7 +13,7 @@ import { countPartners } from './store/tenants-store.ts';
 const config = loadConfig();
 // Read before anything starts, so a bad value stops the service at once.
 const shutdownTimeout = shutdownTimeoutMs();
-const services = await createServices({ databaseUrl: config.databaseUrl, auth: { accessTokenTtl: config.tokenTtl, refreshTokenTtl: config.refreshTokenTtl } });
+const services = await createServices({ databaseUrl: config.databaseUrl, projector: config.projector, auth: { accessTokenTtl: config.tokenTtl, refreshTokenTtl: config.refreshTokenTtl } });
 let demo: DemoInfo | undefined;
 if (config.demo) {
   if ((await countPartners(services.store.db)) === 0) {

@@ -7,7 +7,9 @@ import { createAuthService, type AuthSettings } from './auth/auth-service.ts';
 import { loadDefaultRateBook, type RateBook } from './billing/rate-cards.ts';
 import { ChannelDirectory } from './meter/channel-directory.ts';
 import { IngestQueue } from './meter/ingest.ts';
-import { remeterPhones, repriceAll, type MeterDeps } from './meter/meter.ts';
+import { enqueueJobs } from './meter/jobs.ts';
+import { startProjectorThread } from './meter/projector-thread.ts';
+import type { MeterDeps } from './meter/meter.ts';
 import type { MeterAccountHooks } from './accounts/meter-hooks.ts';
 import type { Executor } from './store/meter-store.ts';
 import type { PriceBooks } from './billing/pricing.ts';
@@ -23,12 +25,25 @@ export async function createServices(opts: {
   databaseUrl: string;
   rates?: RateBook;
   now?: () => number;
+  /** false: leave metering jobs (replays, re-metering, re-pricing) to other processes. */
+  runMeterJobs?: boolean;
+  /**
+   * Where the meter runs: `inline` on this thread (the default; tests, the CLI), or `thread`: a
+   * worker thread beside it, so acknowledging webhooks never waits for metering (the service).
+   */
+  projector?: 'inline' | 'thread';
   /** Token lifetimes; `nowMs` is the auth clock in milliseconds (tests move it). */
   auth?: Partial<AuthSettings> & { nowMs?: () => number };
 }) {
   const store = await openStore(opts.databaseUrl);
   const rates = opts.rates ?? loadDefaultRateBook();
-  const { tiers, ratesService } = await openRates({ store, rates, now: opts.now, onChange: (): Promise<unknown> => services.repriceAfterRateChange() });
+  const clock = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  // A card or tier change re-prices everything: a job, recorded in the change's own transaction.
+  const { tiers, ratesService } = await openRates({
+    store, rates, now: opts.now,
+    onChange: (trx: Executor) => enqueueJobs(trx, [{ kind: 'reprice', phoneNumberId: '', clientId: null }], clock()),
+    afterChange: () => queue.kickJobs(),
+  });
   const channels = new ChannelDirectory();
   await channels.load(store.db);
   const books: PriceBooks = { rates, tiers };
@@ -37,13 +52,17 @@ export async function createServices(opts: {
     channelOf: (id: string) => channels.get(id),
     /** The tier the meter counted a volume-tier group into (compared with Meta's tier updates). */
     tierStatus: (q) => tierStatus(store.db, books, q),
-    /** A client's portfolio or auth-international eligibility changed: re-meter its messages. */
+    /** A client's portfolio or auth-international eligibility changed: re-meter its messages (a job per number). */
     pricingProfileChanged: async (trx: Executor, clientIds: string[]) => {
-      await remeterPhones(trx, channels.phonesOfClients(clientIds), meter);
+      const jobs = channels.phonesOfClients(clientIds).map((phoneNumberId) => ({ kind: 'remeter' as const, phoneNumberId, clientId: channels.get(phoneNumberId)!.clientId }));
+      await enqueueJobs(trx, jobs, clock());
     },
   };
+  const projector = opts.projector === 'thread' ? await startProjectorThread(opts.databaseUrl) : undefined;
   const queue = new IngestQueue(store, meter, {
     now: opts.now,
+    runJobs: opts.runMeterJobs,
+    projector,
     // Another process may have registered a channel or loaded a rate card since this one looked.
     syncShared: async (db) => {
       await channels.refresh(db);
@@ -70,10 +89,10 @@ export async function createServices(opts: {
     books,
     tiers,
     ratesService,
-    /** Re-prices everything after a rate card or tier schedule changed (one exclusive transaction). */
-    repriceAfterRateChange: () => queue.exclusive((trx) => repriceAll(trx, meter)),
     async close() {
+      queue.stop();
       await queue.drain();
+      await projector?.close();
       await store.close();
     },
   };

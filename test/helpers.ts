@@ -54,6 +54,8 @@ export const ADMIN_TOKEN = 'test-admin-token';
 export interface TestApp {
   services: Services;
   app: FastifyInstance;
+  /** The store's URL (a second service may open it, as another process would). */
+  url: string;
   close(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startApp(dialect: TestDialect, opts: StartAppOptions = {})
   return {
     services,
     app,
+    url: store.url,
     async close() {
       await app.close();
       await services.close();

@@ -105,7 +105,7 @@ export function createAccountsService(deps: AccountsDeps) {
             await hooks.pricingProfileChanged?.(trx, [...changed].sort());
           }
           return { stored, duplicates: updates.length - stored, clientsUpdated: [...changed].sort() };
-        });
+        }).finally(() => deps.queue.kickJobs());
       } catch (err) {
         // The directory was loaded from a transaction that did not commit: load what is stored.
         if (directoryTouched) await deps.channels.load(deps.store.db).catch(() => undefined);

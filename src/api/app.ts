@@ -46,9 +46,12 @@ export interface AppOptions {
 
 export const DEFAULT_READ_WAIT_MS = 10_000;
 
-/** Waits for the meter to catch up; past `ms`, a 503 with Retry-After (the wait goes on without the request). */
-async function waitForMeter(services: Services, ms: number, reply: FastifyReply): Promise<void> {
-  const caughtUp = services.queue.caughtUp();
+/**
+ * Waits for the meter to catch up (and, for a client's read, for jobs recomputing that client);
+ * past `ms`, a 503 with Retry-After (the wait goes on without the request).
+ */
+async function waitForMeter(services: Services, ms: number, reply: FastifyReply, clientId: string | undefined): Promise<void> {
+  const caughtUp = services.queue.caughtUp(clientId);
   caughtUp.catch(() => undefined); // a failure after the bound is the meter's to log, not this request's
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
@@ -59,6 +62,10 @@ async function waitForMeter(services: Services, ms: number, reply: FastifyReply)
   }
   const retry = Math.max(1, Math.ceil(ms / 1000));
   reply.header('retry-after', retry);
+  if (clientId !== undefined && (await services.queue.recomputing(clientId).catch(() => false))) {
+    throw new AppError(503, 'meter_recomputing', `Usage of client ${clientId} is being recomputed (a late channel's statuses, a pricing-profile or rate change) and was not done within ${ms} ms; retry after ${retry} seconds`,
+      ['The recomputation runs in the background and survives restarts; reads answer again once it is done', `Retry-After: ${retry}`]);
+  }
   throw new AppError(503, 'meter_behind', `Usage is still being metered: the meter has not caught up with every acknowledged webhook within ${ms} ms; retry after ${retry} seconds`,
     ['Nothing acknowledged is lost; the read will include it once the meter catches up', `Retry-After: ${retry}`]);
 }
@@ -108,7 +115,9 @@ export async function buildApp(services: Services, opts: AppOptions): Promise<Fa
   // within a bound (a stuck meter is a clear 503, not a hung request).
   const readWaitMs = opts.readWaitMs ?? DEFAULT_READ_WAIT_MS;
   app.addHook('preHandler', async (request, reply) => {
-    if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) await waitForMeter(services, readWaitMs, reply);
+    if (request.method === 'GET' && (request.routeOptions.url ?? '').startsWith('/api/v2/partners/:partner_id')) {
+      await waitForMeter(services, readWaitMs, reply, (request.params as { client_id?: string }).client_id);
+    }
   });
   // Still `ok` while Redis is down: the service serves (the limit falls back per process).
   const limitStore = opts.rateLimitStore;

@@ -185,7 +185,7 @@ function documented(schema: FastifySchema | undefined, url: string, route: Route
   const response = { ...((out.response as Record<string, unknown> | undefined) ?? {}) };
   if (!('4xx' in response) && !('4XX' in response) && !('default' in response)) response['4xx'] = errorResponse(400, 'Any other client error, in the error envelope');
   if (method === 'GET' && url.startsWith('/api/v2/partners/:partner_id') && !('503' in response)) {
-    response['503'] = errorResponse(503, 'The meter has not caught up with every acknowledged webhook within the read bound (WABAMETER_READ_WAIT_MS): retry after Retry-After seconds');
+    response['503'] = errorResponse(503, 'The meter has not caught up with every acknowledged webhook (`meter_behind`), or the client\'s usage is being recomputed in the background (`meter_recomputing`), within the read bound (WABAMETER_READ_WAIT_MS): retry after Retry-After seconds');
   }
   if (!('5xx' in response) && !('5XX' in response) && !('default' in response)) response['5xx'] = errorResponse(500);
   out.response = response;

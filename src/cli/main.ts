@@ -6,7 +6,11 @@
  *   rate-cards list [--market M] [--currency C] [--unit U] [--json]
  *   volume-tiers load <file.csv> --effective-from YYYY-MM-DD
  *   volume-tiers list [--market M] [--currency C] [--category C] [--json]
- *   migrate [--database-url URL]   (the one command that opens the store itself: $DATABASE_URL)
+ *   migrate [--database-url URL]   (opens the store itself: $DATABASE_URL)
+ *   copy-store --from <sqlite path or sqlite:URL> --to <postgres://…> [--batch-size N] [--progress-every N]
+ *     (opens both stores itself: copies an embedded SQLite store into an empty PostgreSQL
+ *     database after migrating it forward, in one transaction, and verifies every table's row
+ *     count; the source must be at this build's schema version. See copy-store.ts and docs/deploy.md.)
  *
  * Global options: `--url` (default $WABAMETER_URL or http://localhost:8080) and `--token`
  * (default $WABAMETER_ADMIN_TOKEN). A failure prints the server's `developer_message` and
@@ -15,10 +19,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATABASE_URL } from '../config.ts';
 import { openStore } from '../store/database.ts';
 import { migrate, schemaVersion } from '../store/migrations.ts';
+import { copyStore, CopyStoreError, DEFAULT_BATCH_SIZE, DEFAULT_PROGRESS_EVERY, formatCopySummary } from './copy-store.ts';
 
 export const DEFAULT_URL = 'http://localhost:8080';
 
@@ -114,7 +119,7 @@ function tierTable(list: any[]): string {
 
 export function buildProgram(out: (text: string) => void = (t) => process.stdout.write(`${t}\n`)): Command {
   const program = new Command('wabameter')
-    .description('Operator commands for a running wabameter (rate cards, volume tiers) and for its store (migrate)')
+    .description('Operator commands for a running wabameter (rate cards, volume tiers) and for its store (migrate, copy-store)')
     .addOption(new Option('--url <url>', 'base URL of the wabameter service').env('WABAMETER_URL').default(DEFAULT_URL))
     .addOption(new Option('--token <token>', 'admin token').env('WABAMETER_ADMIN_TOKEN'))
     .showHelpAfterError()
@@ -184,7 +189,28 @@ export function buildProgram(out: (text: string) => void = (t) => process.stdout
       }
     });
 
+  program.command('copy-store')
+    .description('copy an embedded SQLite store into an empty PostgreSQL database (migrated forward first) in one transaction, verifying row counts')
+    .requiredOption('--from <sqlite>', 'the SQLite store: a path, sqlite:<path> or file:<path> (read only; may be in use)')
+    .requiredOption('--to <postgres-url>', 'the PostgreSQL store: postgres://user@host:port/database (must hold no data)')
+    .option('--batch-size <rows>', 'rows per INSERT', positiveInt, DEFAULT_BATCH_SIZE)
+    .option('--progress-every <rows>', 'a progress line on stderr every this many rows of a big table', positiveInt, DEFAULT_PROGRESS_EVERY)
+    .action(async (opts: { from: string; to: string; batchSize: number; progressEvery: number }) => {
+      try {
+        out(formatCopySummary(await copyStore(opts)));
+      } catch (e) {
+        if (e instanceof CopyStoreError) throw new CliError(e.message, e.details);
+        throw e;
+      }
+    });
+
   return program;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -22,11 +22,12 @@ import { createHash } from 'node:crypto';
 import { countryOfNumber, isCountryCode } from '../billing/markets.ts';
 import type { MeterStatus } from '../billing/message-state.ts';
 import type { NormalizedStatus } from '../ingest/status.ts';
-import { appendEvents, eventsAfter, eventsOfPhone, lastSeq, type EventRow, type Executor, type StoredEvent } from '../store/meter-store.ts';
+import { appendEvents, eventsAfter, lastSeq, type EventRow, type Executor } from '../store/meter-store.ts';
 import type { Store } from '../store/database.ts';
 import { takeLock } from '../store/locks.ts';
 import { getMeta, setMeta } from '../store/meta-store.ts';
-import { applyEvents, type MeterDeps } from './meter.ts';
+import { jobsPending, runJobSlice } from './jobs.ts';
+import { applyEvents, statusFromEvent, type MeterDeps } from './meter.ts';
 
 export interface IngestOutcome {
   /** Statuses newly written to the log. */
@@ -37,7 +38,7 @@ export interface IngestOutcome {
 
 type PreparedStatus = { row: EventRow; status: MeterStatus };
 
-const METER_CURSOR = 'meter_cursor';
+export const METER_CURSOR = 'meter_cursor';
 /** Most events one projection transaction meters. */
 const PROJECT_BATCH = 2_000;
 
@@ -95,22 +96,12 @@ export function prepareStatus(s: NormalizedStatus, receivedAt: number): Prepared
   return { row, status };
 }
 
-export function statusFromEvent(e: StoredEvent): MeterStatus {
-  return {
-    phoneNumberId: e.phone_number_id,
-    wabaId: e.waba_id,
-    messageKey: e.message_key,
-    status: e.status,
-    ts: Number(e.ts),
-    country: e.country,
-    convId: e.conv_id,
-    convExpiration: e.conv_expiration == null ? null : Number(e.conv_expiration),
-    convOrigin: e.conv_origin,
-    pricingModel: e.pricing_model,
-    pricingBillable: e.pricing_billable == null ? null : e.pricing_billable === 1,
-    pricingType: e.pricing_type,
-    pricingCategory: e.pricing_category,
-  };
+/** A projector beside this thread (src/meter/projector-thread.ts). */
+export interface RemoteProjector {
+  /** Meter up to the log's end (and, with `jobs`, look for jobs). */
+  kick(jobs: boolean): void;
+  /** `cb` is called with the stored cursor after each of the projector's transactions. */
+  onProgress(cb: (cursor: number) => void): void;
 }
 
 interface Pending {
@@ -125,21 +116,42 @@ export interface IngestQueueOptions {
   now?: () => number;
   /** Runs first in every metering transaction: refreshes what this process caches of shared state. */
   syncShared?: (trx: Executor) => Promise<void>;
+  /** How often to look for jobs another process left unfinished (ms). */
+  jobPollMs?: number;
+  /** false: this process leaves metering jobs to other processes (its reads wait for them). */
+  runJobs?: boolean;
+  /** Metering runs elsewhere (a worker thread): this queue only appends, and asks it. */
+  projector?: RemoteProjector;
+  /** A job slice failed (the job stays, and is retried at the next poll). */
+  onJobError?: (err: unknown) => void;
 }
 
 /** Serialises every write to the meter's projections and batches webhook statuses (group commit). */
 export class IngestQueue {
   private pending: Pending[] = [];
   private scheduled = false;
-  private tail: Promise<unknown> = Promise.resolve();
+  private tails: Record<'append' | 'meter', Promise<unknown>> = { append: Promise.resolve(), meter: Promise.resolve() };
   private readonly maxBatch: number;
   private readonly now: () => number;
   private readonly syncShared: (trx: Executor) => Promise<void>;
+  private readonly jobPollMs: number;
+  private readonly runJobs: boolean;
+  private readonly onJobError: (err: unknown) => void;
+  private readonly remote: RemoteProjector | undefined;
 
   constructor(private readonly store: Store, private readonly deps: MeterDeps, opts: IngestQueueOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 20_000;
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
     this.syncShared = opts.syncShared ?? (async () => undefined);
+    this.jobPollMs = opts.jobPollMs ?? 2_000;
+    this.remote = opts.projector;
+    this.runJobs = (opts.runJobs ?? true) && !this.remote;
+    this.remote?.onProgress((cursor) => {
+      this.cursor = Math.max(this.cursor, cursor);
+      this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
+    });
+    this.jobsMaybe = this.runJobs;
+    this.onJobError = opts.onJobError ?? ((err) => process.emitWarning(`metering job failed: ${(err as Error)?.stack ?? String(err)}`));
   }
 
   /** Resolves once the statuses are committed to the event log, rejects if the commit failed. */
@@ -157,12 +169,12 @@ export class IngestQueue {
   }
 
   /**
-   * Runs `fn` as metering work (projection, channel registration, replays, re-pricing): in a
-   * transaction under the meter lock, with shared caches refreshed, overlapping no flush of this
-   * process.
+   * Runs `fn` as metering work (projection, channel registration, job slices): in a transaction
+   * under the meter lock, with shared caches refreshed. Appends do not wait for it (they have
+   * their own lock and order), so a meter held elsewhere never holds back acknowledgments.
    */
   exclusive<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
-    return this.serially(async (trx) => {
+    return this.serially('meter', async (trx) => {
       await takeLock(trx, this.store.dialect, 'meter');
       await this.syncShared(trx);
       return fn(trx);
@@ -171,86 +183,188 @@ export class IngestQueue {
 
   /** Appends rows to the event log under the append lock (commits in sequence order). */
   private append(rows: EventRow[]) {
-    return this.serially(async (trx) => {
+    return this.serially('append', async (trx) => {
       await takeLock(trx, this.store.dialect, 'append');
       return appendEvents(trx, rows);
     });
   }
 
-  /** One transaction after another within this process. */
-  private serially<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => this.store.db.transaction().execute(fn));
-    this.tail = run.catch(() => undefined);
+  /** One transaction after another within this process, per kind of work. */
+  private serially<T>(kind: 'append' | 'meter', fn: (trx: Executor) => Promise<T>): Promise<T> {
+    const run = this.tails[kind].then(() => this.store.db.transaction().execute(fn));
+    this.tails[kind] = run.catch(() => undefined);
     return run;
   }
 
-  /** Waits for everything submitted so far to be committed and metered. */
+  /** Waits for everything submitted so far to be committed and metered, background jobs included. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
-    await this.tail;
+    await this.tails.append;
     await this.caughtUp();
+    // Only where jobs are run (here or by this process's projector); others leave them pending.
+    while (this.runJobs || this.remote) {
+      if (!(await jobsPending(this.store.db))) break;
+      await this.nextSlice();
+    }
+    // The loop may be one look for jobs short of ending: let it end before the store closes.
+    while (this.projecting) await this.projecting;
   }
 
-  // ---- the meter follows the log ------------------------------------------------------------
+  // ---- the meter follows the log --------------------------------------------------------------
 
   private cursor = 0;
   private committed = 0;
   private projecting: Promise<void> | null = null;
   private waiters: { seq: number; resolve(): void; reject(e: unknown): void }[] = [];
+  /** Jobs may be pending (src/meter/jobs.ts): set on enqueue, at start, by reads and by the poll. */
+  private jobsMaybe: boolean;
+  private lastJobId = 0;
+  private sliceWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  private poll: NodeJS.Timeout | null = null;
 
-  /** Projects whatever the log holds beyond the meter's cursor (at start: a crash, an upgrade). */
+  /**
+   * Projects whatever the log holds beyond the meter's cursor (at start: a crash, an upgrade),
+   * and from then on looks for jobs left by any process (one that died mid-job) every few seconds.
+   */
   async start(): Promise<void> {
     await this.caughtUp();
+    this.poll = setInterval(() => this.lookForJobs(), this.jobPollMs);
+    this.poll.unref();
+  }
+
+  /** Stops looking for jobs (the process is closing); work under way finishes. */
+  stop(): void {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+  }
+
+  /** The last event this process knows to be metered. */
+  get meteredUpTo(): number {
+    return this.cursor;
+  }
+
+  /** The meter's stored cursor: every event up to it is metered (read inside `exclusive`). */
+  async meterCursor(trx: Executor): Promise<number> {
+    return Number((await getMeta(trx, METER_CURSOR)) ?? 0);
+  }
+
+  /** Jobs were enqueued (and committed): work on them beside ingestion. */
+  kickJobs(): void {
+    this.lookForJobs();
+  }
+
+  private lookForJobs(): void {
+    if (this.remote) this.remote.kick(true);
+    if (!this.runJobs) return;
+    this.jobsMaybe = true;
+    this.project();
   }
 
   /**
    * Resolves once every event committed before the call, by any process, is metered (by any
    * process): appends commit in sequence order, so the highest sequence number is the horizon.
+   * With a client, also waits until that client's jobs (and any re-pricing) are done.
    */
-  async caughtUp(): Promise<void> {
+  async caughtUp(clientId?: string): Promise<void> {
     const [horizon, cursor] = await Promise.all([lastSeq(this.store.db), getMeta(this.store.db, METER_CURSOR)]);
     // Reads price with the rate cards too (list prices): bring them up to date as well.
     await this.syncShared(this.store.db);
     this.committed = Math.max(this.committed, horizon);
     this.cursor = Math.max(this.cursor, cursor == null ? 0 : Number(cursor));
     const target = this.committed;
-    if (this.cursor >= target) return Promise.resolve();
+    if (this.cursor < target) {
+      await new Promise<void>((resolve, reject) => {
+        this.waiters.push({ seq: target, resolve, reject });
+        this.project();
+      });
+    }
+    if (clientId === undefined) return;
+    while (await jobsPending(this.store.db, clientId)) await this.nextSlice();
+  }
+
+  /** Whether a client's usage is being recomputed by a job (for a read that could not wait). */
+  recomputing(clientId: string): Promise<boolean> {
+    return jobsPending(this.store.db, clientId);
+  }
+
+  /** Resolves after the next job slice (by this process), or once the job loop stops. */
+  private nextSlice(): Promise<void> {
+    // A process (or thread) that runs no jobs asks the projector and waits for the others to.
+    if (!this.runJobs) {
+      this.remote?.kick(true);
+      return new Promise((r) => setTimeout(r, 50));
+    }
     return new Promise((resolve, reject) => {
-      this.waiters.push({ seq: target, resolve, reject });
-      this.project();
+      this.sliceWaiters.push({ resolve, reject });
+      this.lookForJobs();
     });
   }
 
+  private settleSlices(err?: unknown): void {
+    const waiting = this.sliceWaiters;
+    this.sliceWaiters = [];
+    for (const w of waiting) (err === undefined ? w.resolve() : w.reject(err));
+  }
+
+  /**
+   * One loop, at most one per process, that alternates a projection batch (new events first)
+   * with one job slice, each its own transaction, yielding to webhook requests in between.
+   */
   private project(): void {
-    if (this.projecting || this.cursor >= this.committed) return;
+    if (this.remote) {
+      if (this.cursor < this.committed) this.remote.kick(false);
+      return;
+    }
+    if (this.projecting || (this.cursor >= this.committed && !this.jobsMaybe)) return;
     this.projecting = (async () => {
       // Yield first: the finally below must not run before `projecting` is assigned.
       await null;
       try {
-        while (this.cursor < this.committed) {
-          const cursor = await this.exclusive(async (trx) => {
-            // The stored cursor, not this process's copy: another process may have metered since.
-            const stored = Number((await getMeta(trx, METER_CURSOR)) ?? 0);
-            const events = await eventsAfter(trx, stored, PROJECT_BATCH);
-            if (events.length === 0) return Math.max(stored, this.committed);
-            await applyEvents(trx, events.map(statusFromEvent), this.deps);
-            const last = Number(events[events.length - 1].seq);
-            await setMeta(trx, METER_CURSOR, String(last));
-            return last;
-          });
-          this.cursor = cursor;
-          this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
-          // Let webhook requests in between projection batches.
+        while (this.cursor < this.committed || this.jobsMaybe) {
+          if (this.cursor < this.committed) {
+            const cursor = await this.exclusive(async (trx) => {
+              // The stored cursor, not this process's copy: another process may have metered since.
+              const stored = await this.meterCursor(trx);
+              const events = await eventsAfter(trx, stored, PROJECT_BATCH);
+              if (events.length === 0) return Math.max(stored, this.committed);
+              await applyEvents(trx, events.map(statusFromEvent), this.deps);
+              const last = Number(events[events.length - 1].seq);
+              await setMeta(trx, METER_CURSOR, String(last));
+              return last;
+            });
+            this.cursor = cursor;
+            this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
+          }
+          // One job slice per projection batch: jobs neither starve under load nor hold it back.
+          if (this.jobsMaybe) await this.jobSlice();
+          // Let webhook requests in between transactions.
           await new Promise((r) => setImmediate(r));
         }
       } catch (err) {
         for (const w of this.waiters) w.reject(err);
         this.waiters = [];
+        this.settleSlices(err);
       } finally {
         this.projecting = null;
-        if (this.cursor < this.committed && this.waiters.length > 0) this.project();
+        this.settleSlices();
+        if ((this.cursor < this.committed && this.waiters.length > 0) || (this.jobsMaybe && this.sliceWaiters.length > 0)) this.project();
       }
     })();
+  }
+
+  /** One slice of one job; a failing job is reported and left for the next poll, not retried in a loop. */
+  private async jobSlice(): Promise<void> {
+    try {
+      // A plain read first: a process that finds no job takes no lock.
+      const id = (await jobsPending(this.store.db)) ? await this.exclusive((trx) => runJobSlice(trx, this.deps, this.lastJobId)) : null;
+      if (id == null) this.jobsMaybe = false;
+      else this.lastJobId = id;
+      this.settleSlices();
+    } catch (err) {
+      this.jobsMaybe = false;
+      this.onJobError(err);
+      this.settleSlices(err);
+    }
   }
 
   /** Appends one request's statuses in a transaction of its own (after a batch failed). */
@@ -306,21 +420,5 @@ export class IngestQueue {
       if (this.pending.length > 0) setImmediate(() => this.flush());
       else this.scheduled = false;
     });
-  }
-}
-
-/**
- * Re-meters one phone number from its events: used when a channel claims a number whose
- * statuses arrived before it was registered, and after rules or rates change.
- */
-export async function replayPhone(trx: Executor, phoneNumberId: string, deps: MeterDeps, chunk = 5_000): Promise<number> {
-  let after = 0;
-  let total = 0;
-  for (;;) {
-    const events = await eventsOfPhone(trx, phoneNumberId, after, chunk);
-    if (events.length === 0) return total;
-    await applyEvents(trx, events.map(statusFromEvent), deps);
-    after = Number(events[events.length - 1].seq);
-    total += events.length;
   }
 }

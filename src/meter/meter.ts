@@ -20,7 +20,7 @@ import { addUnit, bump, sameUnit, type BillingUnit, type ChargeKey, type Delta, 
 import {
   addCharges,
   addRankMembers,
-  allRankGroups,
+  rankGroupsAfter,
   chargesAfter,
   setChargePrices,
   addUsage,
@@ -39,6 +39,7 @@ import {
   type MessageRow,
   type RankedTable,
   type RankPosition,
+  type StoredEvent,
 } from '../store/meter-store.ts';
 
 /** What the meter needs to know about the channel a phone number belongs to. */
@@ -220,77 +221,91 @@ async function applyUnits(db: Executor, messages: Map<string, Touched<MessageRow
 }
 
 /**
- * After rate cards or volume-tier schedules changed: re-ranks every volume-tier group (its
- * boundaries may have moved), then re-prices every charge group at the rates now in force and
- * moves the difference into the rollup. Units are untouched unless their tier changed.
+ * Re-pricing after rate cards or volume-tier schedules changed, one bounded slice at a time (the
+ * job runner, src/meter/jobs.ts, keeps the position between slices):
+ * 1. `groups`: re-ranks volume-tier groups (their boundaries may have moved), a few per slice;
+ * 2. `charges`: re-prices charge groups at the rates now in force, a page per slice, and moves
+ *    the difference into the rollup. Units are untouched unless their tier changed.
+ * Each charge group is priced from its quantity, not adjusted by a rate difference, so units the
+ * meter adds between slices (already at the new rates) leave every group exact once its page is done.
  */
-export async function repriceAll(db: Executor, deps: MeterDeps): Promise<{ groups: number; repriced: number; retiered: number }> {
-  const messages = new Map<string, Touched<MessageRow>>();
-  const groups = (await allRankGroups(db, 'pmp|')).map((g) => g.rank_group);
-  for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps, async () => {});
-  const retiered = messages.size;
-  await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books, deps.channelOf));
+export type RepricePosition = { phase: 'groups'; after: string } | { phase: 'charges'; after: ChargeRow | null };
 
-  const ledger = new Ledger(deps.books, deps.channelOf);
-  let after: ChargeRow | null = null;
-  let total = 0;
-  let repriced = 0;
-  for (;;) {
-    const page = await chargesAfter(db, after, 5_000);
-    if (page.length === 0) break;
-    const changed: ChargeRow[] = [];
-    for (const row of page) {
-      total++;
-      const ch = deps.channelOf(row.phone_number_id);
-      if (!ch) continue;
-      const key: ChargeKey = { localDay: row.local_day, unit: row.unit as ChargeKey['unit'], market: row.market || null, tier: Number(row.tier) };
-      const price = priceCharge(deps.books, ch.currency, row.category as UsageCategory, key);
-      const quantity = Number(row.quantity);
-      const amount = price.rate == null ? 0 : quantity * price.rate;
-      const unpriced = price.rate == null ? quantity : 0;
-      if (amount === Number(row.amount) && unpriced === Number(row.unpriced) && price.rate === (row.rate == null ? null : Number(row.rate)) && price.source === row.source && price.reason === row.reason) continue;
-      const d = ledger.at(row.phone_number_id, Number(row.day));
-      bump(d, `${row.category as UsageCategory}_price`, amount - Number(row.amount));
-      bump(d, 'unpriced_quantity', unpriced - Number(row.unpriced));
-      changed.push({ ...row, amount, unpriced, rate: price.rate, source: price.source, reason: price.reason });
-    }
-    await setChargePrices(db, changed);
-    repriced += changed.length;
-    after = page[page.length - 1];
+export const REPRICE_START: RepricePosition = { phase: 'groups', after: '' };
+
+export async function repriceSlice(db: Executor, deps: MeterDeps, pos: RepricePosition, limit: number): Promise<{ next: RepricePosition | null; changed: number }> {
+  if (pos.phase === 'groups') {
+    const groups = await rankGroupsAfter(db, 'pmp|', pos.after, Math.max(1, Math.floor(limit / 100)));
+    if (groups.length === 0) return { next: { phase: 'charges', after: null }, changed: 0 };
+    const messages = new Map<string, Touched<MessageRow>>();
+    for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps, async () => {});
+    await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books, deps.channelOf));
+    return { next: { phase: 'groups', after: groups[groups.length - 1] }, changed: messages.size };
   }
+  const page = await chargesAfter(db, pos.after, limit);
+  if (page.length === 0) return { next: null, changed: 0 };
+  const ledger = new Ledger(deps.books, deps.channelOf);
+  const changed: ChargeRow[] = [];
+  for (const row of page) {
+    const ch = deps.channelOf(row.phone_number_id);
+    if (!ch) continue;
+    const key: ChargeKey = { localDay: row.local_day, unit: row.unit as ChargeKey['unit'], market: row.market || null, tier: Number(row.tier) };
+    const price = priceCharge(deps.books, ch.currency, row.category as UsageCategory, key);
+    const quantity = Number(row.quantity);
+    const amount = price.rate == null ? 0 : quantity * price.rate;
+    const unpriced = price.rate == null ? quantity : 0;
+    if (amount === Number(row.amount) && unpriced === Number(row.unpriced) && price.rate === (row.rate == null ? null : Number(row.rate)) && price.source === row.source && price.reason === row.reason) continue;
+    const d = ledger.at(row.phone_number_id, Number(row.day));
+    bump(d, `${row.category as UsageCategory}_price`, amount - Number(row.amount));
+    bump(d, 'unpriced_quantity', unpriced - Number(row.unpriced));
+    changed.push({ ...row, amount, unpriced, rate: price.rate, source: price.source, reason: price.reason });
+  }
+  await setChargePrices(db, changed);
   await ledger.flush(db);
-  return { groups: total, repriced, retiered };
+  return { next: { phase: 'charges', after: page[page.length - 1] }, changed: changed.length };
 }
 
 /**
- * Re-derives the units of every message of some phone numbers from their stored state: after a
- * client's business portfolio (who its volume tiers accrue with) or its authentication-
- * international eligibility changed. Conversations depend on neither.
+ * Re-derives the units of a slice of one phone number's messages from their stored state (in
+ * message-key order, after `afterKey`): after a client's business portfolio (who its volume tiers
+ * accrue with) or its authentication-international eligibility changed. Conversations depend on
+ * neither. Returns the last key done, or null when the phone number has no more messages.
  */
-export async function remeterPhones(db: Executor, phoneNumberIds: string[], deps: MeterDeps, chunk = 5_000): Promise<number> {
-  let total = 0;
-  for (const phone of phoneNumberIds) {
-    const ch = deps.channelOf(phone);
-    if (!ch) continue;
-    let after = '';
-    for (;;) {
-      const rows = await messagesOfPhone(db, phone, after, chunk);
-      if (rows.length === 0) break;
-      const touched = new Map<string, Touched<MessageRow>>();
-      for (const before of rows) {
-        const state = messageFromRow(before);
-        const rank = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.rank ?? null : null;
-        const row = { ...before };
-        placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key: before.message_key } : null);
-        touched.set(before.message_key, { before, row });
-      }
-      await rerank(db, 'messages', touched, deps, () => saveMessages(db, [...touched.values()].map((t) => t.row)));
-      await applyUnits(db, touched, new Map(), deps, new Ledger(deps.books, deps.channelOf));
-      total += rows.length;
-      after = rows[rows.length - 1].message_key;
-    }
+export async function remeterSlice(db: Executor, phone: string, afterKey: string, deps: MeterDeps, limit: number): Promise<string | null> {
+  const ch = deps.channelOf(phone);
+  if (!ch) return null;
+  const rows = await messagesOfPhone(db, phone, afterKey, limit);
+  if (rows.length === 0) return null;
+  const touched = new Map<string, Touched<MessageRow>>();
+  for (const before of rows) {
+    const state = messageFromRow(before);
+    const rank = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.rank ?? null : null;
+    const row = { ...before };
+    placeInRanking(row, before, rank ? { group: rank.group, time: rank.time, key: before.message_key } : null);
+    touched.set(before.message_key, { before, row });
   }
-  return total;
+  await rerank(db, 'messages', touched, deps, () => saveMessages(db, [...touched.values()].map((t) => t.row)));
+  await applyUnits(db, touched, new Map(), deps, new Ledger(deps.books, deps.channelOf));
+  return rows[rows.length - 1].message_key;
+}
+
+/** A status as the log keeps it, back in the meter's terms. */
+export function statusFromEvent(e: StoredEvent): MeterStatus {
+  return {
+    phoneNumberId: e.phone_number_id,
+    wabaId: e.waba_id,
+    messageKey: e.message_key,
+    status: e.status,
+    ts: Number(e.ts),
+    country: e.country,
+    convId: e.conv_id,
+    convExpiration: e.conv_expiration == null ? null : Number(e.conv_expiration),
+    convOrigin: e.conv_origin,
+    pricingModel: e.pricing_model,
+    pricingBillable: e.pricing_billable == null ? null : e.pricing_billable === 1,
+    pricingType: e.pricing_type,
+    pricingCategory: e.pricing_category,
+  };
 }
 
 /** Folds member messages into their conversations; returns the changed rows (saved by the caller). */

@@ -1,7 +1,8 @@
 /**
  * Rate cards and volume tiers an operator controls: Meta's CSVs are parsed, stored, added on top
- * of the shipped defaults in the in-memory books the meter prices with, and every load ends with
- * `onChange()` so the meter re-prices what the change covers.
+ * of the shipped defaults in the in-memory books the meter prices with; every load calls
+ * `onChange(trx)` in its own transaction (the meter records a re-pricing job there, so a crash
+ * cannot lose it) and `afterChange()` once it has committed.
  *
  * One upload at a time: loads are serialized, so the store, the books and the re-pricing always
  * see them in the same order.
@@ -23,8 +24,10 @@ export type RatesServiceDeps = {
   rates: RateBook;
   /** The tier book the meter prices with, holding the shipped default tiers. */
   tiers: TierBook;
-  /** Called (and awaited) after every successful load, e.g. the meter's re-pricing. */
-  onChange: () => Promise<unknown>;
+  /** Called (and awaited) inside every load's transaction: the meter records its re-pricing. */
+  onChange: (trx: Executor) => Promise<unknown>;
+  /** Called after every load has committed (the meter starts re-pricing). */
+  afterChange?: () => void;
   /** Clock for `loaded_at`, unix seconds. */
   now?: () => number;
 };
@@ -95,6 +98,7 @@ const MAX_MARKET_NAME = 100;
 
 export function createRatesService(deps: RatesServiceDeps) {
   const { store, rates, tiers, onChange } = deps;
+  const afterChange = deps.afterChange ?? (() => undefined);
   const nowIso = () => new Date(deps.now ? deps.now() * 1000 : Date.now()).toISOString();
 
   // What the books held before any operator row: the shipped defaults.
@@ -188,10 +192,11 @@ export function createRatesService(deps: RatesServiceDeps) {
         await store.db.transaction().execute(async (trx) => {
           await replaceRateCardRows(trx, rows, loadedAt);
           await bumpVersion(trx, VERSION_KEYS.rates);
+          await onChange(trx);
         });
         rates.add(rows);
         for (const row of rows) operatorCards.set(cardKey(row), { ...row, loadedAt });
-        await onChange();
+        afterChange();
         return { rows: rows.length, markets: sortedUnique(rows.map((r) => r.market)), currencies: sortedUnique(rows.map((r) => r.currency)) };
       });
     },
@@ -217,10 +222,11 @@ export function createRatesService(deps: RatesServiceDeps) {
         await store.db.transaction().execute(async (trx) => {
           await replaceVolumeTierRows(trx, rows, loadedAt);
           await bumpVersion(trx, VERSION_KEYS.rates);
+          await onChange(trx);
         });
         tiers.add(rows);
         rememberTiers(rows, () => loadedAt);
-        await onChange();
+        afterChange();
         return {
           rows: rows.length,
           schedules: new Set(rows.map(tierKey)).size,

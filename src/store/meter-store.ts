@@ -51,10 +51,18 @@ export async function lastSeq(db: Executor): Promise<number> {
   return r?.m == null ? 0 : Number(r.m);
 }
 
-export async function eventsOfPhone(db: Executor, phoneNumberId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+/** A phone number's events with afterSeq < seq ≤ uptoSeq, in order. */
+export async function eventsOfPhone(db: Executor, phoneNumberId: string, afterSeq: number, uptoSeq: number, limit: number): Promise<StoredEvent[]> {
   return db.selectFrom('status_events').selectAll()
-    .where('phone_number_id', '=', phoneNumberId).where('seq', '>', afterSeq)
+    .where('phone_number_id', '=', phoneNumberId).where('seq', '>', afterSeq).where('seq', '<=', uptoSeq)
     .orderBy('seq').limit(limit).execute();
+}
+
+/** How many events a phone number has up to uptoSeq. */
+export async function countEventsOfPhone(db: Executor, phoneNumberId: string, uptoSeq: number): Promise<number> {
+  const r = await db.selectFrom('status_events').select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('phone_number_id', '=', phoneNumberId).where('seq', '<=', uptoSeq).executeTakeFirst();
+  return Number(r?.n ?? 0);
 }
 
 export async function loadMessages(db: Executor, keys: string[]): Promise<Map<string, MessageRow>> {
@@ -186,6 +194,18 @@ export async function addRankMembers(db: Executor, deltas: Map<string, number>):
 export async function allRankGroups(db: Executor, prefix: string): Promise<{ rank_group: string; members: number }[]> {
   const rows = await db.selectFrom('rank_groups').selectAll().where('rank_group', 'like', `${prefix}%`).execute();
   return rows.map((r) => ({ rank_group: r.rank_group, members: Number(r.members) }));
+}
+
+/**
+ * Up to `limit` ranking groups whose key starts with `prefix`, in key order after `after`. A key
+ * range rather than LIKE: exact and case-sensitive on both engines.
+ */
+export async function rankGroupsAfter(db: Executor, prefix: string, after: string, limit: number): Promise<string[]> {
+  const upper = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const rows = await db.selectFrom('rank_groups').select('rank_group')
+    .where('rank_group', '>', after > prefix ? after : prefix).where('rank_group', '<', upper)
+    .orderBy('rank_group').limit(limit).execute();
+  return rows.map((r) => r.rank_group);
 }
 
 // ---- charges -----------------------------------------------------------------------------------

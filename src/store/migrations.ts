@@ -318,7 +318,34 @@ const partnerCompatibility: Migration = async (db, dialect) => {
     .execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility];
+/**
+ * 8: long metering work kept as jobs and done in bounded slices beside ingestion (a late channel's
+ * replay, re-metering after a pricing-profile change, re-pricing after a rate change): each slice
+ * is one short transaction that advances `position`, so a job survives a crash and never holds the
+ * meter for long.
+ */
+const meterJobs: Migration = async (db, dialect) => {
+  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  await db.schema.createTable('meter_jobs')
+    .addColumn('id', serial, (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('kind', 'text', (c) => c.notNull())
+    // '' for the one job that covers every phone number (re-pricing).
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text')
+    .addColumn('position', 'text', (c) => c.notNull())
+    .addColumn('upto_seq', bigint)
+    .addColumn('created_at', bigint, (c) => c.notNull())
+    .addUniqueConstraint('meter_jobs_once', ['kind', 'phone_number_id'])
+    .execute();
+  await db.schema.createIndex('meter_jobs_client').on('meter_jobs').columns(['client_id']).execute();
+  // Re-metering walks a phone number's messages in key order, a slice at a time: without the key
+  // in the index every slice would read and sort all of the number's messages.
+  await db.schema.dropIndex('messages_phone').ifExists().execute();
+  await db.schema.createIndex('messages_phone_key').on('messages').columns(['phone_number_id', 'message_key']).execute();
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs];
 
 /** The store's schema version: how many migrations it has (0 for an empty store). */
 export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {

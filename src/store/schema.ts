@@ -229,6 +229,17 @@ export interface AuthIntlEligibilityUpdatesTable {
   received_at: number;
 }
 
+/** Long metering work done in slices (src/meter/jobs.ts); one row per kind and phone number. */
+export interface MeterJobsTable {
+  id: Generated<number>;
+  kind: 'replay' | 'remeter' | 'reprice';
+  phone_number_id: string;
+  client_id: string | null;
+  position: string;
+  upto_seq: number | null;
+  created_at: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -255,6 +266,7 @@ export interface Database {
   channel_api_keys: ChannelApiKeysTable;
   registration_conflicts: RegistrationConflictsTable;
   meta: MetaTable;
+  meter_jobs: MeterJobsTable;
 }
 
 /** A key scoped to one channel: it reads that channel's usage through the Partner API and nothing else (hash only). */

@@ -11,7 +11,8 @@ import { assertTimeZone } from '../billing/calendar.ts';
 import { AppError, badRequest, conflict, notFound } from '../errors.ts';
 import { hashSecret, newApiKey, newId } from '../ids.ts';
 import type { ChannelDirectory } from '../meter/channel-directory.ts';
-import { replayPhone, type IngestQueue } from '../meter/ingest.ts';
+import type { IngestQueue } from '../meter/ingest.ts';
+import { enqueueReplay } from '../meter/jobs.ts';
 import type { MeterDeps } from '../meter/meter.ts';
 import { isUniqueViolation, type Store } from '../store/database.ts';
 import type { ClientsTable, PartnersTable } from '../store/schema.ts';
@@ -139,6 +140,7 @@ function validTimeZone(tz: string, field: string): string {
 export function createTenantsService(deps: TenantsDeps) {
   const db = deps.store.db;
   const nowIso = () => (deps.now?.() ?? new Date()).toISOString();
+  const nowSeconds = () => Math.floor((deps.now?.() ?? new Date()).getTime() / 1000);
 
   /**
    * The error for a phone number id some channel already holds. The partner's own channel is
@@ -217,7 +219,7 @@ export function createTenantsService(deps: TenantsDeps) {
     /**
      * Partial update of a client. A change of business_portfolio_id or
      * auth_international_eligibility reloads the channel directory and tells the meter
-     * (pricingProfileChanged), in one transaction no webhook flush overlaps.
+     * (pricingProfileChanged: a re-metering job) in the same transaction.
      */
     async updateClient(partnerId: string, clientId: string, patch: ClientPatch) {
       const before = await this.getClient(partnerId, clientId);
@@ -244,6 +246,8 @@ export function createTenantsService(deps: TenantsDeps) {
             await deps.channels.load(db).catch(() => undefined);
             throw err;
           });
+          // Re-metering runs as a job beside ingestion; this client's reads wait for it.
+          deps.queue.kickJobs();
         }
       }
       return this.getClient(partnerId, clientId);
@@ -292,8 +296,8 @@ export function createTenantsService(deps: TenantsDeps) {
     },
 
     /**
-     * Registers a channel and meters every status its phone number already has in the log, in
-     * one transaction that no webhook flush overlaps.
+     * Registers a channel; the statuses its phone number already has in the log are metered by a
+     * replay job beside ingestion (recorded in the same transaction; the client's reads wait for it).
      */
     async createChannel(partnerId: string, clientId: string, input: NewChannel) {
       const client = await this.getClient(partnerId, clientId);
@@ -334,13 +338,14 @@ export function createTenantsService(deps: TenantsDeps) {
             await meterHooks(deps.meter).pricingProfileChanged?.(trx, [clientId]);
           }
         }
-        return replayPhone(trx, channel.phone_number_id, deps.meter);
+        return enqueueReplay(trx, channel.phone_number_id, clientId, await deps.queue.meterCursor(trx), nowSeconds());
       }).catch(async (err) => {
         // Back to what is committed.
         await deps.channels.load(db).catch(() => undefined);
         // A registration that lost a race for the number: refused the same way.
         throw (isUniqueViolation(err) && (await holderCheck())) || err;
       });
+      deps.queue.kickJobs();
       const withClient: tenants.ChannelWithClient = { ...channel, client_name: client.name, client_partner_payload: client.partner_payload, client_contact_info: client.contact_info };
       return { channel: withClient, replayed };
     },

@@ -57,11 +57,12 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       t = await startApp(dialect);
-      const real = t.services.repriceAfterRateChange;
-      t.services.repriceAfterRateChange = (async () => {
+      // Every committed load starts the re-pricing job.
+      const kick = t.services.queue.kickJobs.bind(t.services.queue);
+      t.services.queue.kickJobs = () => {
         changes++;
-        return real();
-      }) as typeof real;
+        kick();
+      };
       url = await t.app.listen({ port: 0, host: '127.0.0.1' });
       dir = mkdtempSync(join(tmpdir(), 'wabameter-cli-'));
     });

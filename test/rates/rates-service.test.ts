@@ -1,7 +1,7 @@
 /**
  * Operator rate cards and volume tiers, on SQLite and PostgreSQL: an operator's card for the same
  * market, currency and date replaces the shipped default (the RateBook then answers the
- * operator's rate); uploads persist across a restart; every load ends with onChange (the meter's
+ * operator's rate); uploads persist across a restart; every load calls onChange in its transaction and afterChange after it (the meter's
  * re-pricing); a bad upload changes nothing.
  */
 import assert from 'node:assert/strict';
@@ -51,10 +51,13 @@ for (const dialect of DIALECTS) {
       const calls: string[] = [];
       const service = createRatesService({
         store, rates, tiers,
-        onChange: async () => {
-          calls.push(`${rates.rows().length}`); // the books already hold the change when it runs
-          return { repriced: 0 };
+        // Inside the load's transaction (the meter records its re-pricing job there)…
+        onChange: async (trx) => {
+          await trx.selectFrom('meta').select('key').execute();
+          calls.push('in transaction');
         },
+        // …and after the commit, when the books already hold the change.
+        afterChange: () => calls.push(`after: ${rates.rows().length}`),
         now: () => 1_790_000_000,
       });
       return { rates, tiers, service, calls };
@@ -75,7 +78,7 @@ for (const dialect of DIALECTS) {
       // The older card and other markets keep the defaults.
       assert.equal(rateOf(rates.rateFor(q('Rest of Africa', 'marketing', '2026-09-30'))), 22_500);
       assert.equal(rateOf(rates.rateFor(q('Italy', 'marketing', '2026-10-15'))), 79_500);
-      assert.equal(calls.length, 1, 'onChange ran once, after the load');
+      assert.deepEqual(calls, ['in transaction', `after: ${rates.rows().length}`], 'onChange ran once inside the load, afterChange once after it');
 
       const listed = service.listRateCards({ market: 'rest of africa', unit: 'message' });
       assert.deepEqual(listed.map((l) => [l.effectiveFrom, l.shippedDefault, l.replaced]), [
@@ -102,7 +105,7 @@ for (const dialect of DIALECTS) {
       await service.load();
       const card = 'Market,Currency,Marketing,Utility,Authentication,Authentication-International,Service\nRest of Africa,USD,0.0310,n/a,0.0051,n/a,n/a\n';
       assert.deepEqual(await service.loadRateCard(card, { effectiveFrom: '2026-10-01', unit: 'message' }), { rows: 1, markets: ['Rest of Africa'], currencies: ['USD'] });
-      assert.equal(calls.length, 1);
+      assert.equal(calls.length, 2);
       assert.equal(rateOf(rates.rateFor(q('Rest of Africa', 'marketing', '2026-10-15'))), 31_000);
       assert.equal(rates.rateFor(q('Rest of Africa', 'utility', '2026-10-15')).ok, false);
       // India, absent from this upload, keeps the first upload's row.
@@ -156,7 +159,7 @@ for (const dialect of DIALECTS) {
       ].join('\n');
       const result = await service.loadVolumeTiers(upload, { effectiveFrom: '2026-10-01', filename: 'tiers.csv' });
       assert.deepEqual(result, { rows: 4, schedules: 2, markets: ['India', 'Rest of Africa'], currencies: ['USD'] });
-      assert.equal(calls.length, 1);
+      assert.equal(calls.length, 2);
       const africa = tiers.scheduleFor({ market: 'Rest of Africa', currency: 'USD', category: 'utility', day: '2026-10-01' })!;
       assert.deepEqual(africa.tiers, [{ from: 0, to: 250_000, rate: 4_000 }, { from: 250_001, to: null, rate: 3_500 }]);
       assert.match(africa.source, /^operator upload tiers\.csv at /);
@@ -193,7 +196,7 @@ for (const dialect of DIALECTS) {
         service.loadRateCard(card('0.02'), { effectiveFrom: '2026-10-01', unit: 'message' }),
         service.loadRateCard(card('0.03'), { effectiveFrom: '2026-10-01', unit: 'message' }),
       ]);
-      assert.equal(calls.length, 3);
+      assert.equal(calls.length, 6);
       assert.equal(rateOf(rates.rateFor(q('Nowhere', 'marketing', '2026-10-01'))), 30_000);
       const again = newService();
       await again.service.load();
@@ -207,11 +210,15 @@ for (const dialect of DIALECTS) {
       try {
         const first = await createServices({ databaseUrl: ts.url });
         let repriced = 0;
-        first.repriceAfterRateChange = (async () => {
+        const kick = first.queue.kickJobs.bind(first.queue);
+        first.queue.kickJobs = () => {
           repriced++;
-          return { groups: 0, repriced: 0, retiered: 0 };
-        }) as typeof first.repriceAfterRateChange;
+          kick();
+        };
+        const jobs = () => first.store.db.selectFrom('meter_jobs').select('kind').execute();
         await first.ratesService.loadRateCard(META_CARD_USD, { effectiveFrom: '2026-10-01', unit: 'message' });
+        await first.queue.drain();
+        assert.deepEqual(await jobs(), [], 'the re-pricing job ran to its end');
         assert.equal(repriced, 1);
         await first.ratesService.loadVolumeTiers('market,currency,category,from,to,rate\nIndia,USD,utility,0,,0.0014\n', { effectiveFrom: '2026-10-01' });
         assert.equal(repriced, 2);

@@ -123,7 +123,7 @@ const channelProperties = {
   }, { description: "The channel's client, as 360dialog's channel objects carry it" }),
 };
 export const ChannelView = Type.Object(channelProperties, { description: 'A channel (one phone number)' });
-const CreatedChannel = Type.Object({ ...channelProperties, replayed_statuses: Type.Integer({ description: 'Statuses already received for this number, metered at registration' }) });
+const CreatedChannel = Type.Object({ ...channelProperties, replayed_statuses: Type.Integer({ description: 'Statuses already received for this number before its registration; the meter counts them in the background, and reads of the client wait until it has' }) });
 // Responses are serialized with JSON.stringify (openapi.ts), so a field added later is sent even
 // before it is listed here; test/openapi/ fails until it is.
 const CreatedPartner = Type.Object({
