@@ -27,6 +27,29 @@ import { envelope, status } from '../test/helpers.ts';
 const GENERATOR_VERSION = 2;
 const DAY = 86_400;
 
+/**
+ * Sends generated statuses (status() bodies, per channel index) through the webhook parser and the
+ * ingest queue in bodies of at most 1,000 (Meta's maximum), and waits until they are metered.
+ */
+export async function submitBodies(
+  services: Awaited<ReturnType<typeof createServices>>,
+  channels: { phoneNumberId: string; wabaId: string }[],
+  perChannel: Map<number, Record<string, unknown>[]>,
+  expected: number,
+): Promise<void> {
+  const statuses: NormalizedStatus[] = [];
+  for (const [c, list] of perChannel) {
+    for (let k = 0; k < list.length; k += 1000) {
+      const parsed = parseWebhook(envelope(list.slice(k, k + 1000), { phoneNumberId: channels[c].phoneNumberId, wabaId: channels[c].wabaId }));
+      if (parsed.refused.length) throw new Error(`generator produced refused statuses: ${JSON.stringify(parsed.refused.slice(0, 3))}`);
+      statuses.push(...parsed.statuses);
+    }
+  }
+  const outcome = await services.queue.submit(statuses);
+  if (outcome.stored !== expected) throw new Error(`expected ${expected} statuses stored, got ${outcome.stored} (${outcome.duplicates} duplicates)`);
+  await services.queue.drain();
+}
+
 export interface DatasetParams {
   units: number;
   channels: number;
@@ -150,19 +173,8 @@ async function build(file: string, params: DatasetParams): Promise<Omit<Dataset,
         if (!list) perChannel.set(c, (list = []));
         list.push(status(spec));
       }
-      const statuses: NormalizedStatus[] = [];
-      for (const [c, list] of perChannel) {
-        // Meta sends at most 1,000 statuses per body.
-        for (let k = 0; k < list.length; k += 1000) {
-          const parsed = parseWebhook(envelope(list.slice(k, k + 1000), { phoneNumberId: channels[c].phoneNumberId, wabaId: channels[c].wabaId }));
-          if (parsed.refused.length) throw new Error(`generator produced refused statuses: ${JSON.stringify(parsed.refused.slice(0, 3))}`);
-          statuses.push(...parsed.statuses);
-        }
-      }
-      const outcome = await services.queue.submit(statuses);
-      if (outcome.stored !== n) throw new Error(`expected ${n} statuses stored, got ${outcome.stored} (${outcome.duplicates} duplicates)`);
-      // Metered too (where metering follows the log), so progress shows the meter's pace.
-      await services.queue.drain();
+      // Metered too (submitBodies drains), so progress shows the meter's pace.
+      await submitBodies(services, channels, perChannel, n);
       done += n;
       if (Date.now() - lastReport > 5_000 || done === params.units) {
         // The current rate falls as the store grows (see docs/benchmarks.md): the ETA uses it.

@@ -12,7 +12,7 @@
  * Knobs (environment): BENCH_UNITS (5,000,000), BENCH_DURATION (10 s per load run),
  * BENCH_WARMUP (3 s), BENCH_CONNECTIONS (64), BENCH_ROUNDS (2 alternating baseline/service rounds
  * per ingestion figure, the best of each kept), BENCH_LATENCY_REQUESTS (1,000 per query),
- * BENCH_ONLY (comma list of single,batch,balance,reprice,parse,stall; stall: bench/stall.ts), BENCH_DIR (/tmp/wabameter-bench),
+ * BENCH_ONLY (comma list of single,batch,balance,reprice,parse,reads,stall; reads: bench/reads.ts, stall: bench/stall.ts), BENCH_DIR (/tmp/wabameter-bench),
  * BENCH_CPU_PROF=1 (write V8 CPU profiles of the service processes to BENCH_DIR/profiles),
  * BENCH_REBUILD=1 (rebuild the cached data set; it is rebuilt anyway when the store schema changed),
  * BENCH_QUIET_WAIT (60: seconds to wait before each measurement for other processes to go idle).
@@ -20,6 +20,7 @@
  */
 import { parseFigures } from './parse.ts';
 import { benchReprice } from './reprice.ts';
+import { benchReads } from './reads.ts';
 import { benchStall } from './stall.ts';
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -50,7 +51,7 @@ const cfg = {
   loadConnections: 8,
   loadDuration: 5,
   dir: process.env.BENCH_DIR || '/tmp/wabameter-bench',
-  only: new Set((process.env.BENCH_ONLY || 'single,batch,balance,reprice,parse,stall').split(',').map((s) => s.trim()).filter(Boolean)),
+  only: new Set((process.env.BENCH_ONLY || 'single,batch,balance,reprice,parse,reads,stall').split(',').map((s) => s.trim()).filter(Boolean)),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   rebuild: process.env.BENCH_REBUILD === '1',
   quietWait: Number(process.env.BENCH_QUIET_WAIT ?? 60),
@@ -450,6 +451,7 @@ async function main(): Promise<void> {
   // Re-pricing after a card change: a month-long data set, in process.
   const reprice = cfg.only.has('reprice') ? await benchReprice(cfg.dir, cfg.units) : undefined;
   const parse = cfg.only.has('parse') ? parseFigures() : undefined;
+  const reads = cfg.only.has('reads') ? await benchReads({ dir: cfg.dir, rebuild: cfg.rebuild, quietWait: cfg.quietWait }) : undefined;
   const stall = cfg.only.has('stall') ? await benchStall(cfg.dir) : undefined;
 
   const rows: string[][] = [['figure', 'wabameter', 'baseline', 'ratio', 'aim', 'met']];
@@ -507,6 +509,8 @@ async function main(): Promise<void> {
     rows.push([f.label, f.ms.toFixed(1), `${f.baselineMs.toFixed(1)} (${f.baselineLabel})`, `${(f.ms / Math.max(f.baselineMs, 0.001)).toFixed(1)}×`, '', '']);
   }
 
+  rows.push(...(reads?.rows ?? []));
+
   if (stall) {
     const ms = (l: { p50: number; p99: number }) => `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)}`;
     rows.push([
@@ -525,6 +529,7 @@ async function main(): Promise<void> {
     balance,
     reprice,
     parse,
+    reads,
     stall,
     totalSeconds: (Date.now() - started) / 1000,
   };

@@ -3,22 +3,24 @@
  * `pricing_analytics` (the billing reference §4): delivered PMP messages counted and priced per
  * time bucket × country × pricing category × pricing type × volume tier.
  *
- * The source is the `messages` projection: every delivered message the meter turned into a PMP
- * unit has `unit_day` set (CBP-era messages are counted as conversations and are not here). A
- * charged message's rate is its charge group's (`charges`, joined on the unit's charge key), so
- * `cost` is the sum of the rates of the messages in a data point — volume × rate when they share
- * one — in the client's currency, exact (integer micros inside).
+ * The source is the meter's count of the delivered messages it turned into PMP units (CBP-era
+ * messages are counted as conversations and are not here), per half hour or UTC day and everything
+ * that tells data points and charge groups apart (`message_usage_half_hours`, `message_usage_days`:
+ * src/store/usage-queries.ts), so a month of a busy channel is read as its day groups (a few
+ * thousand) and, for half hours, integer counts per half hour and group — not as its 600,000
+ * messages. A charged group's rate is its charge group's (`charges`, joined on the charge key), so `cost` is the sum of the rates of the messages in a data point — volume × rate when they
+ * share one — in the client's currency, exact (integer micros inside).
  *
- * Buckets are UTC, like `…/info/balance`: half hours and days in SQL; months are the sums of their
- * days' groups. A bucket is reported when it overlaps [start, end] and holds messages.
+ * Buckets are UTC, like `…/info/balance`: half hours and days as stored; months are the sums of
+ * their days. A bucket is reported when it overlaps [start, end] and holds messages.
  */
-import { sql } from 'kysely';
 import { utcDayStart, utcMonthStart } from '../billing/calendar.ts';
 import { canonicalCategory, type UsageCategory } from '../billing/categories.ts';
 import { microsToJson } from '../billing/money.ts';
 import { rateCategoryOf, TIERED_CATEGORIES, type PriceBooks } from '../billing/pricing.ts';
 import { tierLabel } from '../billing/volume-tiers.ts';
 import type { Store } from '../store/database.ts';
+import { messageUsageDays, messageUsageHalfHours } from '../store/usage-queries.ts';
 import type { Channel, Client } from '../store/tenants-store.ts';
 
 export type UsageGranularity = 'half_hour' | 'day' | 'month';
@@ -32,7 +34,7 @@ export interface MessageUsageQuery {
   countries?: string[];
 }
 
-/** One data point, in Meta's field order; `country`, `tier` and `unpriced_volume` may be absent. */
+/** One data point, in Meta's field order; `country`, `tier` and `unpriced_volume` may be absent (undefined: not in the JSON). */
 export interface PricingDataPoint {
   start: number;
   end: number;
@@ -68,7 +70,7 @@ function bucketEnd(g: UsageGranularity, start: number): number {
 }
 
 /** Meta's PRICING_TYPE values from the meter's reason a message is free (null = charged). */
-function pricingType(free: string | null, freeType: string | null): string {
+export function pricingType(free: string | null, freeType: string | null): string {
   if (free == null) return 'REGULAR';
   if (free === 'free_entry_point') return 'FREE_ENTRY_POINT';
   // free_customer_service, free_group_customer_service, and any free_* Meta adds later, as sent.
@@ -78,7 +80,7 @@ function pricingType(free: string | null, freeType: string | null): string {
 }
 
 /** Meta's PRICING_CATEGORY: the meter's category upper-cased; an unknown one as Meta spelt it. */
-function pricingCategory(category: string, raw: string | null): string {
+export function pricingCategory(category: string, raw: string | null): string {
   if (category === 'other') return (canonicalCategory(raw) ?? 'other').toUpperCase();
   return category.toUpperCase();
 }
@@ -99,80 +101,114 @@ export function createMessageUsageService(deps: { store: Store; books: PriceBook
 
   return {
     async pricingAnalytics(client: Client, channel: Channel, q: MessageUsageQuery) {
-      const db = deps.store.db;
       const { from, to } = bucketRange(q.granularity, q.start, q.end);
-      const bucket = q.granularity === 'half_hour'
-        ? sql<number>`(coalesce(m.delivered_ts, m.read_ts) / 1800) * 1800`
-        : sql<number>`m.unit_day`;
-      let inner = db.selectFrom('messages as m')
-        .leftJoin('charges as c', (join) => join
-          .onRef('c.phone_number_id', '=', 'm.phone_number_id')
-          .onRef('c.day', '=', 'm.unit_day')
-          .onRef('c.local_day', '=', 'm.unit_local_day')
-          .on('c.unit', '=', 'message')
-          .onRef('c.category', '=', 'm.unit_category')
-          .on(sql<boolean>`c.market = coalesce(m.unit_market, '')`)
-          .onRef('c.tier', '=', 'm.unit_tier'))
-        .where('m.phone_number_id', '=', channel.phone_number_id)
-        .where('m.unit_day', 'is not', null)
-        .where('m.unit_day', '>=', utcDayStart(from))
-        .where('m.unit_day', '<', to);
-      if (q.granularity === 'half_hour') {
-        inner = inner.where(sql<boolean>`coalesce(m.delivered_ts, m.read_ts) >= ${from}`).where(sql<boolean>`coalesce(m.delivered_ts, m.read_ts) < ${to}`);
-      }
-      if (q.countries) inner = inner.where('m.country', 'in', q.countries);
-      const units = inner.select([
-        bucket.as('bucket'),
-        'm.country as country',
-        'm.unit_category as category',
-        sql<string | null>`case when m.unit_category = 'other' then coalesce(m.pricing_category, m.conv_origin) end`.as('raw_category'),
-        'm.unit_free as free',
-        sql<string | null>`case when m.unit_free = 'free_tier' then m.pricing_type end`.as('free_type'),
-        'm.unit_market as market',
-        sql<string | null>`substr(m.unit_local_day, 1, 7)`.as('month'),
-        'm.unit_tier as tier',
-        'c.rate as rate',
-      ]);
-      const dims = ['u.bucket', 'u.country', 'u.category', 'u.raw_category', 'u.free', 'u.free_type', 'u.market', 'u.month', 'u.tier'] as const;
-      const rows = await db.selectFrom(units.as('u'))
-        .select(dims)
-        .select((eb) => [
-          eb.fn.countAll<number>().as('volume'),
-          eb.fn.sum<number | string | null>('u.rate').as('cost'),
-          sql<number | string>`sum(case when u.free is null and u.rate is null then 1 else 0 end)`.as('unpriced'),
-        ])
-        .groupBy([...dims])
-        .execute();
+      const halfHours = q.granularity === 'half_hour';
+      const fromDay = utcDayStart(from);
+      // The day groups (with the day counts, and each month the sum of its days) and their charge
+      // groups' rates; for half hours, their counts, which name their day group. One snapshot: a
+      // read-only transaction (repeatable read on PostgreSQL; SQLite's is one snapshot anyway).
+      const { days, halfHourCounts } = await deps.store.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+        .execute(async (trx) => ({
+          days: await messageUsageDays(trx, channel.phone_number_id, fromDay, to, q.countries),
+          halfHourCounts: halfHours ? await messageUsageHalfHours({ db: trx, dialect: deps.store.dialect }, channel.phone_number_id, from, to) : null,
+        }));
 
-      const points = new Map<string, PricingDataPoint & { micros: number; unpriced: number }>();
-      const phone = channel.phone_number.replace(/\D/g, '');
-      for (const r of rows) {
-        const start = q.granularity === 'month' ? utcMonthStart(Number(r.bucket)) : Number(r.bucket);
-        const category = r.category as UsageCategory;
-        const type = pricingType(r.free, r.free_type);
-        const tier = r.free == null ? tierOf(client.currency, category, r.market, r.month, Number(r.tier ?? 0)) : undefined;
-        const cat = pricingCategory(category, r.raw_category);
-        const key = [start, r.country ?? '', cat, type, tier ?? ''].join('|');
-        let p = points.get(key);
-        if (!p) {
-          p = {
-            start, end: bucketEnd(q.granularity, start), volume: 0, cost: 0,
-            ...(r.country != null ? { country: r.country } : {}),
-            pricing_category: cat, pricing_type: type,
-            ...(tier !== undefined ? { tier } : {}),
-            phone_number: phone, micros: 0, unpriced: 0,
-          };
-          points.set(key, p);
+      // What each group is reported as: a country, and a category, type and tier worked out once
+      // per distinct key (a handful per answer, however many days).
+      const labelOf = new Map<string, Label>();
+      const labels: Label[] = [];
+      const countries = new Map<string, Country>();
+      const groups = new Map<number, Group>();
+      for (const d of days) {
+        const charged = d.free === '';
+        const month = d.local_day.slice(0, 7);
+        const lk = JSON.stringify([d.category, d.raw_category, d.free, d.free_type, ...(charged ? [d.market, month, d.tier] : [])]);
+        let label = labelOf.get(lk);
+        if (!label) {
+          const category = d.category as UsageCategory;
+          const pricing_category = pricingCategory(category, d.raw_category || null);
+          const pricing_type = pricingType(d.free || null, d.free_type || null);
+          const tier = charged ? tierOf(client.currency, category, d.market || null, month || null, Number(d.tier)) : undefined;
+          label = labels.find((l) => l.pricing_category === pricing_category && l.pricing_type === pricing_type && l.tier === tier);
+          if (!label) labels.push((label = { pricing_category, pricing_type, tier, rank: 0 }));
+          labelOf.set(lk, label);
         }
-        p.volume += Number(r.volume);
-        p.micros += Number(r.cost ?? 0);
-        p.unpriced += Number(r.unpriced ?? 0);
+        let country = countries.get(d.country);
+        if (!country) countries.set(d.country, (country = { code: d.country, rank: 0 }));
+        const rate = d.rate == null ? null : Number(d.rate);
+        groups.set(Number(d.id), { day: Number(d.day), volume: Number(d.volume), country, label, charged, rate, order: 0 });
       }
+
+      // Order: start, country (unknown last), category, type, tier (none last), as Meta's. A data
+      // point's place is one number: its bucket's index, then its country's and label's ranks.
       const cmp = (a: string | undefined, b: string | undefined) => (a === b ? 0 : a === undefined ? 1 : b === undefined ? -1 : a < b ? -1 : 1);
-      const data_points: PricingDataPoint[] = [...points.values()]
-        .sort((a, b) => a.start - b.start || cmp(a.country, b.country) || cmp(a.pricing_category, b.pricing_category)
-          || cmp(a.pricing_type, b.pricing_type) || cmp(a.tier, b.tier))
-        .map(({ micros, unpriced, ...p }) => ({ ...p, cost: microsToJson(micros), ...(unpriced > 0 ? { unpriced_volume: unpriced } : {}) }));
+      [...countries.values()].sort((a, b) => cmp(a.code || undefined, b.code || undefined)).forEach((c, i) => { c.rank = i; });
+      [...labels].sort((a, b) => cmp(a.pricing_category, b.pricing_category) || cmp(a.pricing_type, b.pricing_type) || cmp(a.tier, b.tier))
+        .forEach((l, i) => { l.rank = i; });
+      const perBucket = countries.size * labels.length;
+      for (const g of groups.values()) g.order = g.country.rank * labels.length + g.label.rank;
+
+      // The counts summed into data points. A data point's place in the answer is one number, its
+      // bucket's index then its group's order; where the range spans few enough places the points
+      // are kept in an array indexed by it (already in order), else in a map whose keys are sorted.
+      const size = halfHours ? HALF_HOUR : DAY;
+      const origin = halfHours ? from : fromDay;
+      const places = Math.ceil((to - origin) / size) * perBucket;
+      const dense = places <= 2_000_000;
+      const slots: (PricingDataPoint | undefined)[] = dense ? new Array(places) : [];
+      const byPlace = new Map<number, PricingDataPoint>();
+      const unpricedOf = new Map<PricingDataPoint, number>();
+      const phone = channel.phone_number.replace(/\D/g, '');
+      const ends = new Map<number, number>();
+      const add = (start: number, g: Group, volume: number) => {
+        const at = ((start - origin) / size) * perBucket + g.order;
+        let p = dense ? slots[at] : byPlace.get(at);
+        if (!p) {
+          let end = ends.get(start);
+          if (end === undefined) ends.set(start, (end = bucketEnd(q.granularity, start)));
+          // One shape for all (absent fields are undefined, which JSON leaves out); `cost` counts micros until the end.
+          p = {
+            start, end, volume: 0, cost: 0, country: g.country.code || undefined,
+            pricing_category: g.label.pricing_category, pricing_type: g.label.pricing_type, tier: g.label.tier,
+            phone_number: phone, unpriced_volume: undefined,
+          };
+          if (dense) slots[at] = p;
+          else byPlace.set(at, p);
+        }
+        p.volume += volume;
+        if (!g.charged) return;
+        // The sum of the messages' rates: volume × their charge group's rate (integer micros).
+        if (g.rate != null) p.cost += volume * g.rate;
+        else unpricedOf.set(p, (unpricedOf.get(p) ?? 0) + volume);
+      };
+      if (halfHourCounts) {
+        halfHourCounts.each((bucket, keyId, volume) => {
+          const g = groups.get(keyId);
+          if (g) add(bucket, g, volume); // else: a group of another country than those asked for
+        });
+      } else {
+        const monthOf = new Map<number, number>();
+        for (const g of groups.values()) {
+          if (g.volume <= 0) continue; // a group every message has left
+          let start = g.day;
+          if (q.granularity === 'month') {
+            const m = monthOf.get(g.day);
+            if (m === undefined) monthOf.set(g.day, (start = utcMonthStart(g.day)));
+            else start = m;
+          }
+          add(start, g, g.volume);
+        }
+      }
+      const data_points: PricingDataPoint[] = [];
+      const emit = (p: PricingDataPoint | undefined) => {
+        if (!p) return;
+        p.cost = microsToJson(p.cost);
+        const unpriced = unpricedOf.get(p);
+        if (unpriced) p.unpriced_volume = unpriced;
+        data_points.push(p);
+      };
+      if (dense) for (let i = 0; i < slots.length; i++) emit(slots[i]);
+      else for (const at of Float64Array.from(byPlace.keys()).sort()) emit(byPlace.get(at));
       return {
         pricing_analytics: { data: [{ data_points }] },
         id: channel.waba_id,
@@ -182,5 +218,11 @@ export function createMessageUsageService(deps: { store: Store; books: PriceBook
     },
   };
 }
+
+/** A data point's category, type and tier, and its place among the others of the answer. */
+interface Label { pricing_category: string; pricing_type: string; tier: string | undefined; rank: number }
+interface Country { code: string; rank: number }
+/** A day group: what it is reported as, its charge group's rate, and its place within a bucket. */
+interface Group { day: number; volume: number; country: Country; label: Label; charged: boolean; rate: number | null; order: number }
 
 export type MessageUsageService = ReturnType<typeof createMessageUsageService>;

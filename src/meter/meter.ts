@@ -41,6 +41,7 @@ import {
   type RankPosition,
   type StoredEvent,
 } from '../store/meter-store.ts';
+import { MessageUsageDeltas } from '../store/usage-queries.ts';
 
 /** What the meter needs to know about the channel a phone number belongs to. */
 export interface ChannelContext {
@@ -215,9 +216,13 @@ async function applyUnits(db: Executor, messages: Map<string, Touched<MessageRow
     ledger.unit(ch, t.before ? unitOf(t.before, 'conversation') : null, unit);
     setUnitColumns(t.row, unit);
   }
+  // The per-message analytics counts (`…/info/usage`) follow every saved message: out of its old group, into its new one.
+  const usage = new MessageUsageDeltas();
+  for (const t of messages.values()) usage.move(t.before, t.row);
   await saveMessages(db, [...messages.values()].map((t) => t.row));
   await saveConversations(db, [...conversations.values()].map((t) => t.row));
   await ledger.flush(db);
+  await usage.flush(db);
 }
 
 /**

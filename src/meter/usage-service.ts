@@ -7,7 +7,7 @@ import { marketOf } from '../billing/markets.ts';
 import { microsToJson } from '../billing/money.ts';
 import type { RateBook, RateCategory } from '../billing/rate-cards.ts';
 import { emptyCounters, hasUsage, usageRow, USAGE_COUNTERS, type UsageCounters } from '../billing/usage.ts';
-import { clientUsageByDay, usageByDay } from '../store/meter-store.ts';
+import { clientUsageByDay, clientUsageWithoutByDay, usageByDay } from '../store/usage-queries.ts';
 import type { Store } from '../store/database.ts';
 import type { Channel, Client } from '../store/tenants-store.ts';
 
@@ -44,14 +44,23 @@ export function createUsageService(deps: { store: Store; rates: RateBook; now?: 
   return {
     /** `channels`: all of the client's channels (client endpoint) or the one asked for (channel endpoint). */
     async balance(client: Client, channels: Channel[], q: UsageQuery, scope: 'client' | 'channel') {
-      const selected = q.appIds ? channels.filter((c) => q.appIds!.includes(c.app_id)) : channels;
+      const apps = q.appIds ? new Set(q.appIds) : null;
+      const selected = apps ? channels.filter((c) => apps.has(c.app_id)) : channels;
       const bucketOf = q.granularity === 'day' ? utcDayStart : utcMonthStart;
       // Whole buckets: every bucket that overlaps [start, end], from its first day to its last.
       const lastDay = q.granularity === 'day' ? utcDayStart(q.end) : utcDayStart(nextMonthStart(q.end) - 1);
-      // The whole client: its own rollup (365 rows a year); a channel or an app subset: their rows.
-      const days = scope === 'client' && selected.length === channels.length
-        ? await clientUsageByDay(deps.store.db, client.id, bucketOf(q.start), lastDay)
-        : await usageByDay(deps.store.db, selected.map((c) => c.phone_number_id), bucketOf(q.start), lastDay);
+      const from = bucketOf(q.start);
+      const store = deps.store;
+      // The whole client: its own rollup (365 rows a year). An app subset of most of its channels:
+      // the rollup less the others' rows (exact: the counters are additive integers). A channel or
+      // a smaller subset: their own rows. Whichever reads fewer rows per day.
+      const kept = new Set(selected);
+      const excluded = scope === 'client' ? channels.filter((c) => !kept.has(c)) : [];
+      const days = scope === 'client' && excluded.length === 0
+        ? await clientUsageByDay(store, client.id, from, lastDay)
+        : scope === 'client' && 1 + excluded.length < selected.length
+          ? await clientUsageWithoutByDay(store, client.id, excluded.map((c) => c.phone_number_id), from, lastDay)
+          : await usageByDay(store, selected.map((c) => c.phone_number_id), from, lastDay);
       let buckets: [number, UsageCounters][];
       if (q.granularity === 'day') {
         buckets = days.map((d) => [d.day, d.counters]);

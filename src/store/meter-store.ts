@@ -4,7 +4,7 @@
  * code runs on SQLite and PostgreSQL; every function takes the transaction it runs in.
  */
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
-import { USAGE_COUNTERS, type Delta, type UsageCounters } from '../billing/usage.ts';
+import { USAGE_COUNTERS, type Delta } from '../billing/usage.ts';
 import type { ChargesTable, ConversationsTable, Database, MessagesTable, StatusEventsTable } from './schema.ts';
 
 export type Executor = Kysely<Database>;
@@ -296,30 +296,3 @@ export async function addUsage(db: Executor, deltas: UsageDeltas, clientOf: (pho
   }
 }
 
-/** A client's usage per UTC day bucket, days within [fromDay, toDay] (all its channels). */
-export async function clientUsageByDay(db: Executor, clientId: string, fromDay: number, toDay: number): Promise<{ day: number; counters: UsageCounters }[]> {
-  const rows = await db.selectFrom('client_usage_daily').selectAll()
-    .where('client_id', '=', clientId).where('day', '>=', fromDay).where('day', '<=', toDay)
-    .orderBy('day').execute();
-  // Every column is an integer both engines return as a number (BIGINT is parsed, see database.ts):
-  // the row already is the counter set, and a year of days is read without copying it.
-  return rows.map((r) => ({ day: r.day, counters: r }));
-}
-
-/** Usage of some phone numbers summed per UTC day bucket, days within [fromDay, toDay]. */
-export async function usageByDay(db: Executor, phoneNumberIds: string[], fromDay: number, toDay: number): Promise<{ day: number; counters: UsageCounters }[]> {
-  if (phoneNumberIds.length === 0) return [];
-  const rows = await db.selectFrom('usage_daily')
-    .select((eb) => [
-      'day',
-      ...USAGE_COUNTERS.map((c) => eb.fn.sum<number>(c).as(c)),
-    ])
-    .where('phone_number_id', 'in', phoneNumberIds)
-    .where('day', '>=', fromDay).where('day', '<=', toDay)
-    .groupBy('day').orderBy('day').execute();
-  return rows.map((r) => {
-    const counters = {} as UsageCounters;
-    for (const c of USAGE_COUNTERS) counters[c] = Number((r as Record<string, unknown>)[c] ?? 0);
-    return { day: Number(r.day), counters };
-  });
-}

@@ -345,7 +345,55 @@ const meterJobs: Migration = async (db, dialect) => {
   await db.schema.createIndex('messages_phone_key').on('messages').columns(['phone_number_id', 'message_key']).execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs];
+/**
+ * 9: what `…/info/usage` reads instead of scanning `messages` (a month of a busy channel is
+ * 600,000 rows): the delivered PMP messages counted per phone number, UTC day and everything that
+ * tells their data points and charge groups apart, and per half hour within those day groups
+ * (schema.ts, MessageUsageDaysTable). The meter keeps the counts (src/store/usage-queries.ts); here
+ * they are filled from the messages already metered. The per-message index that only the old scan
+ * used goes.
+ */
+const usageReadPaths: Migration = async (db, dialect) => {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  const key = ['country', 'category', 'raw_category', 'free', 'free_type', 'local_day', 'market', 'tier'] as const;
+  let days = db.schema.createTable('message_usage_days')
+    .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => c.primaryKey())
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('day', bigint, (c) => c.notNull());
+  for (const column of key) days = days.addColumn(column, column === 'tier' ? 'integer' : 'text', (c) => c.notNull());
+  await days.addColumn('volume', bigint, (c) => c.notNull())
+    .addUniqueConstraint('message_usage_days_key', ['phone_number_id', 'day', ...key] as never)
+    .execute();
+  const halfHours = db.schema.createTable('message_usage_half_hours')
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('bucket', bigint, (c) => c.notNull())
+    .addColumn('key_id', bigint, (c) => c.notNull())
+    .addColumn('volume', bigint, (c) => c.notNull())
+    .addPrimaryKeyConstraint('message_usage_half_hours_pk', ['phone_number_id', 'bucket', 'key_id']);
+  // SQLite: rows in key order, so a phone number's half hours are one contiguous read.
+  await (dialect === 'sqlite' ? halfHours.modifyEnd(sql`without rowid`) : halfHours).execute();
+
+  // messageUsageKey (usage-queries.ts) in SQL.
+  const country = sql`coalesce(m.country, '')`;
+  const raw = sql`case when m.unit_category = 'other' then coalesce(m.pricing_category, m.conv_origin, '') else '' end`;
+  const free = sql`coalesce(m.unit_free, '')`;
+  const freeType = sql`case when m.unit_free = 'free_tier' then coalesce(m.pricing_type, '') else '' end`;
+  const localDay = sql`coalesce(m.unit_local_day, '')`;
+  const market = sql`coalesce(m.unit_market, '')`;
+  const tier = sql`coalesce(m.unit_tier, 0)`;
+  await sql`insert into message_usage_days (phone_number_id, day, country, category, raw_category, free, free_type, local_day, market, tier, volume)
+    select m.phone_number_id, m.unit_day, ${country}, m.unit_category, ${raw}, ${free}, ${freeType}, ${localDay}, ${market}, ${tier}, count(*)
+    from messages m where m.unit_day is not null group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`.execute(db);
+  await sql`insert into message_usage_half_hours (phone_number_id, bucket, key_id, volume)
+    select m.phone_number_id, (coalesce(m.delivered_ts, m.read_ts) / 1800) * 1800, d.id, count(*)
+    from messages m join message_usage_days d on d.phone_number_id = m.phone_number_id and d.day = m.unit_day
+      and d.country = ${country} and d.category = m.unit_category and d.raw_category = ${raw} and d.free = ${free}
+      and d.free_type = ${freeType} and d.local_day = ${localDay} and d.market = ${market} and d.tier = ${tier}
+    where m.unit_day is not null group by 1, 2, 3`.execute(db);
+  await db.schema.dropIndex('messages_phone_unit_day').ifExists().execute();
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths];
 
 /** The store's schema version: how many migrations it has (0 for an empty store). */
 export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {

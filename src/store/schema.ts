@@ -240,6 +240,45 @@ export interface MeterJobsTable {
   created_at: number;
 }
 
+/**
+ * What `…/info/usage` reads (migration `usageReadPaths`): the delivered PMP messages of `messages`
+ * (those with a unit: `unit_day` set) counted per phone number, UTC day and everything that tells
+ * their data points and charge groups apart (`message_usage_days`), and per half hour of delivery
+ * within such a day group (`message_usage_half_hours`, which names its day group by `key_id`, so a
+ * month of half hours is read as integers). A column a message has no value for is '' (tier 0), so
+ * the key can be a unique key on both engines. The meter keeps both equal to that count over
+ * `messages` (src/store/usage-queries.ts: messageUsageKey, MessageUsageDeltas).
+ */
+export interface MessageUsageDaysTable {
+  id: Generated<number>;
+  phone_number_id: string;
+  /** unit_day. */
+  day: number;
+  /** ISO alpha-2; '' when unknown. */
+  country: string;
+  /** unit_category. */
+  category: string;
+  /** For category 'other': coalesce(pricing_category, conv_origin, ''); else ''. */
+  raw_category: string;
+  /** unit_free; '' for a charged message. */
+  free: string;
+  /** For unit_free 'free_tier': coalesce(pricing_type, ''); else ''. */
+  free_type: string;
+  /** The charge key of a charged message (unit_local_day, coalesce(unit_market, ''), unit_tier); '', '', 0 for a free one. */
+  local_day: string;
+  market: string;
+  tier: number;
+  volume: number;
+}
+export interface MessageUsageHalfHoursTable {
+  phone_number_id: string;
+  /** Start of the UTC half hour of coalesce(delivered_ts, read_ts). */
+  bucket: number;
+  /** The message_usage_days row of the same messages' day and key. */
+  key_id: number;
+  volume: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -267,6 +306,8 @@ export interface Database {
   registration_conflicts: RegistrationConflictsTable;
   meta: MetaTable;
   meter_jobs: MeterJobsTable;
+  message_usage_half_hours: MessageUsageHalfHoursTable;
+  message_usage_days: MessageUsageDaysTable;
 }
 
 /** A key scoped to one channel: it reads that channel's usage through the Partner API and nothing else (hash only). */

@@ -271,6 +271,85 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await quantity('app_id=999'), []);
     });
 
+    test('an app filter answers exactly the sum of the kept channels, whichever way it is computed', async () => {
+      // Seven channels; 261 is the app of two of them; 271's channel is registered after its
+      // traffic (replayed then). A filter keeping most channels is answered as the client's rollup
+      // less the other channels' rows, a smaller one as the kept channels' rows: both must be the
+      // sum of what each kept channel's own endpoint reports, to the unit and to the micro.
+      const tn = await tenant({ appId: '214' });
+      const chans: { id: string; phone_number_id: string; app: string }[] = [{ id: tn.channel.id, phone_number_id: tn.phoneNumberId, app: '214' }];
+      for (const app of ['231', '241', '251', '261', '261']) {
+        const ch = await addChannel(t.app, tn.partner, tn.client.id, { phoneNumberId: `${tn.phoneNumberId}-${chans.length}`, wabaId: `${tn.phoneNumberId}-w`, appId: app });
+        chans.push({ id: ch.id, phone_number_id: ch.phone_number_id, app });
+      }
+      const US = '16505551234';
+      const IN = '919876543210';
+      const traffic = (k: number): StatusSpec[] => [
+        ...delivered(at(`2026-02-${String(10 + k).padStart(2, '0')}T10:00:00`), 1 + k, 'utility'),
+        ...delivered(at('2026-02-20T08:00:00'), 1 + (k % 3), 'marketing', k % 2 ? US : IN),
+        ...delivered(at('2026-03-03T12:00:00'), 2, 'authentication', k % 2 ? IN : '4915112345678'),
+        { id: `wamid.${dialect}-free-${++m}`, status: 'delivered', ts: at('2026-03-04T09:00:00'), pricing: { model: 'PMP', type: 'free_customer_service', category: 'service' } },
+        { id: `wamid.${dialect}-sent-${++m}`, status: 'sent', ts: at('2026-03-05T09:00:00'), pricing: { model: 'PMP', type: 'regular', category: 'utility' } },
+      ];
+      for (const [k, ch] of chans.entries()) await send(ch.phone_number_id, traffic(k));
+      // The late channel's traffic, one day of it its own (2026-03-20), then the channel.
+      const latePhone = `${tn.phoneNumberId}-late`;
+      await send(latePhone, [...traffic(6), ...delivered(at('2026-03-20T10:00:00'), 3, 'marketing', US)]);
+      const late = await addChannel(t.app, tn.partner, tn.client.id, { phoneNumberId: latePhone, wabaId: `${tn.phoneNumberId}-w`, appId: '271' });
+      assert.ok(late.replayed_statuses > 0);
+      chans.push({ id: late.id, phone_number_id: latePhone, app: '271' });
+
+      const micros = (v: number) => Math.round(v * 1e6);
+      for (const granularity of ['day', 'month']) {
+        const own = new Map<string, Record<string, unknown>[]>();
+        for (const ch of chans) own.set(ch.id, (await usageOf(tn, `granularity=${granularity}`, `/channels/${ch.id}`)).usage);
+        /** The kept channels' own rows, summed field by field per period (prices in micros). */
+        const expected = (apps: string[]) => {
+          const sums = new Map<string, Record<string, number>>();
+          for (const ch of chans.filter((c) => apps.includes(c.app))) {
+            for (const row of own.get(ch.id)!) {
+              const sum = sums.get(row.period_date as string) ?? {};
+              for (const [k, v] of Object.entries(row)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + (k.endsWith('_price') ? micros(v) : v);
+              sums.set(row.period_date as string, sum);
+            }
+          }
+          return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([period_date, sum]) => {
+            const row: Record<string, unknown> = { period_date };
+            for (const [k, v] of Object.entries(sum)) row[k] = k.endsWith('_price') ? v / 1e6 : v;
+            return row;
+          });
+        };
+        const cases: [string, string[]][] = [
+          ['app_ids=214,231,241,251,261', ['214', '231', '241', '251', '261']], // all but the late one
+          ['app_ids=214,231,241,251,271', ['214', '231', '241', '251', '271']], // all but both 261 channels
+          ['app_ids=231,241,251,261,271,999', ['231', '241', '251', '261', '271']], // an app no channel has
+          ['app_ids=214,214,231,241,261,271,261', ['214', '231', '241', '261', '271']], // duplicates
+          ['app_id=214&app_ids=231,241,251,261', ['214', '231', '241', '251', '261']], // both spellings
+          ['app_ids=214,231', ['214', '231']],
+          ['app_ids=251,271', ['251', '271']],
+          ['app_ids=214,231,241,251,261,271', ['214', '231', '241', '251', '261', '271']],
+          ['app_id=999', []],
+        ];
+        for (const [filter, apps] of cases) {
+          const got = (await usageOf(tn, `granularity=${granularity}&${filter}`)).usage;
+          const want = expected(apps);
+          assert.equal(got.length, want.length, `${granularity} ${filter}: ${got.map((r: any) => r.period_date)}`);
+          got.forEach((row: Record<string, unknown>, i: number) => {
+            assert.deepEqual(Object.keys(row).sort(), Object.keys(want[i]).sort());
+            for (const k of Object.keys(row)) assert.equal(row[k], want[i][k], `${granularity} ${filter} ${row.period_date} ${k}`);
+          });
+        }
+        // The unfiltered answer is every channel's.
+        assert.deepEqual((await usageOf(tn, `granularity=${granularity}`)).usage, (await usageOf(tn, `granularity=${granularity}&app_ids=214,231,241,251,261,271`)).usage);
+      }
+      // A day only the excluded channel had usage on is no bucket (not a bucket of zeros); the
+      // rest of the client's days are.
+      const days = (await usageOf(tn, 'granularity=day&app_ids=214,231,241,251,261')).usage.map((r: any) => r.period_date);
+      assert.ok(!days.includes('2026-03-20T00:00:00Z'));
+      assert.ok(days.includes('2026-03-05T00:00:00Z')); // messages sent, none delivered: still usage
+      assert.ok((await usageOf(tn, 'granularity=day')).usage.some((r: any) => r.period_date === '2026-03-20T00:00:00Z'));
+    });
+
     test("the channel endpoint returns only that channel's usage", async () => {
       const tn = await tenant({ appId: '214' });
       const other = await addChannel(t.app, tn.partner, tn.client.id, { phoneNumberId: `${tn.phoneNumberId}-b`, wabaId: `${tn.phoneNumberId}-w`, appId: '231' });
