@@ -21,6 +21,9 @@ export interface Store {
 // PostgreSQL returns BIGINT as strings; every bigint here (seconds, micros, counters) fits in 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** How long SQLite waits for its write lock before a transaction fails (the other thread's commit). */
+const BUSY_TIMEOUT_MS = 5_000;
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
@@ -46,7 +49,7 @@ export async function openStore(url: string, opts: { migrate?: boolean } = {}): 
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   if (migrating) await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
@@ -62,11 +65,30 @@ class ImmediateSqliteDialect extends SqliteDialect {
   createDriver(): Driver {
     const driver = super.createDriver();
     driver.beginTransaction = async (connection: DatabaseConnection) => {
-      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      // better-sqlite3 waits for a busy lock synchronously, freezing the event loop: the webhook
+      // thread would stop reading requests while the projector commits. So the lock is tried
+      // without waiting and retried after a timer, and requests that arrive meanwhile join the
+      // next group commit. The connection is this transaction's alone while it begins.
+      await connection.executeQuery(CompiledQuery.raw('pragma busy_timeout = 0'));
+      try {
+        const deadline = Date.now() + BUSY_TIMEOUT_MS;
+        for (let wait = 1; ; wait = Math.min(wait * 2, 8)) {
+          try {
+            await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+            await new Promise((r) => setTimeout(r, wait));
+          }
+        }
+      } finally {
+        await connection.executeQuery(CompiledQuery.raw(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`));
+      }
     };
     return driver;
   }
 }
+
 
 /** True for a unique-constraint violation on either engine (a lost race on an insert). */
 export function isUniqueViolation(err: unknown): boolean {
