@@ -7,7 +7,9 @@
  * - a process that dies while metering releases the meter lock, and another process takes over;
  * - a channel registered through one process is metered by the other at once;
  * - a rate card loaded through one process prices the other's reads and metering;
- * - a read waits for the meter within a bound: a stuck meter is a 503 with Retry-After, not a hang.
+ * - a read waits for the meter within a bound: a stuck meter is a 503 with Retry-After, not a hang;
+ * - registrations racing through both processes: a client's max_channels holds, and a phone number
+ *   goes to one partner only.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -178,5 +180,29 @@ describe('several processes on one PostgreSQL', () => {
       await impatient.app.close();
       await impatient.services.close();
     }
+  });
+
+  test("registrations racing through both processes: max_channels holds, and a number goes to one partner", async () => {
+    const client = (await one.app.inject({ method: 'POST', url: `${tenant.P}/clients`, headers: tenant.key, payload: { name: 'Race', currency: 'USD', country: 'DE', payment_mode: 'direct', max_channels: 1 } })).json();
+    const register = (via: Instance, P: string, key: Record<string, string>, clientId: string, pnid: string) => via.app.inject({
+      method: 'POST', url: `${P}/clients/${clientId}/channels`, headers: key, payload: { phone_number: '+4930555', phone_number_id: pnid, waba_id: `W-${pnid}`, app_id: '1' },
+    });
+    for (let round = 0; round < 5; round++) {
+      const c = round === 0 ? client : (await one.app.inject({ method: 'POST', url: `${tenant.P}/clients`, headers: tenant.key, payload: { name: `Race ${round}`, currency: 'USD', country: 'DE', payment_mode: 'direct', max_channels: 1 } })).json();
+      const answers = await Promise.all([register(one, tenant.P, tenant.key, c.id, `race-${round}-a`), register(two, tenant.P, tenant.key, c.id, `race-${round}-b`)]);
+      assert.deepEqual(answers.map((r) => r.statusCode).sort(), [201, 409], answers.map((r) => r.body).join('\n'));
+      const listed = (await two.app.inject({ url: `${tenant.P}/clients/${c.id}/channels`, headers: tenant.key })).json();
+      assert.equal(listed.total, 1, 'one channel, whichever process won');
+    }
+
+    // Another partner wants the same number at the same moment.
+    const other = (await one.app.inject({ method: 'POST', url: '/admin/partners', headers: admin, payload: { name: 'Other' } })).json();
+    const otherKey = { 'x-api-key': other.api_key };
+    const otherP = `/api/v2/partners/${other.id}`;
+    const mine = (await one.app.inject({ method: 'POST', url: `${tenant.P}/clients`, headers: tenant.key, payload: { name: 'Mine', currency: 'USD', country: 'DE', payment_mode: 'direct' } })).json();
+    const theirs = (await two.app.inject({ method: 'POST', url: `${otherP}/clients`, headers: otherKey, payload: { name: 'Theirs', currency: 'USD', country: 'DE', payment_mode: 'direct' } })).json();
+    const answers = await Promise.all([register(one, tenant.P, tenant.key, mine.id, 'race-number'), register(two, otherP, otherKey, theirs.id, 'race-number')]);
+    assert.deepEqual(answers.map((r) => r.statusCode).sort(), [201, 409], answers.map((r) => r.body).join('\n'));
+    assertEnvelope(answers.find((r) => r.statusCode === 409)!, 409, 'phone_number_unavailable');
   });
 });
