@@ -105,6 +105,15 @@ export async function startApp(dialect: TestDialect, opts: StartAppOptions = {})
   };
 }
 
+/** Loads a volume-tier table through the admin API (as an operator would), in force from `effectiveFrom`. */
+export async function loadVolumeTiers(app: FastifyInstance, csv: string, effectiveFrom = '2026-10-01'): Promise<void> {
+  const res = await app.inject({
+    method: 'POST', url: `/admin/volume-tiers?effective_from=${effectiveFrom}`,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' }, payload: csv,
+  });
+  if (res.statusCode !== 201) throw new Error(`volume tiers not loaded: ${res.statusCode} ${res.body}`);
+}
+
 /** A partner with one client and one channel, created through the API. */
 export async function seedTenant(app: FastifyInstance, opts: { phoneNumberId?: string; wabaId?: string; timezone?: string; currency?: string; country?: string; appId?: string } = {}) {
   const partner = (await app.inject({ method: 'POST', url: '/admin/partners', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { name: 'P' } })).json();

@@ -146,10 +146,7 @@ export class IngestQueue {
     this.jobPollMs = opts.jobPollMs ?? 2_000;
     this.remote = opts.projector;
     this.runJobs = (opts.runJobs ?? true) && !this.remote;
-    this.remote?.onProgress((cursor) => {
-      this.cursor = Math.max(this.cursor, cursor);
-      this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
-    });
+    this.remote?.onProgress((cursor) => this.meteredTo(cursor));
     this.jobsMaybe = this.runJobs;
     this.onJobError = opts.onJobError ?? ((err) => process.emitWarning(`metering job failed: ${(err as Error)?.stack ?? String(err)}`));
   }
@@ -243,12 +240,21 @@ export class IngestQueue {
     return this.cursor;
   }
 
+  /** Everything up to `cursor` is metered: release the reads waiting for it. */
+  private meteredTo(cursor: number): void {
+    this.cursor = Math.max(this.cursor, cursor);
+    this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
+  }
+
   /** The meter's stored cursor: every event up to it is metered (read inside `exclusive`). */
   async meterCursor(trx: Executor): Promise<number> {
     return Number((await getMeta(trx, METER_CURSOR)) ?? 0);
   }
 
-  /** Jobs were enqueued (and committed): work on them beside ingestion. */
+  /**
+   * Jobs were enqueued (and committed): work on them beside ingestion. The services' entry point;
+   * the queue's own looks go through lookForJobs.
+   */
   kickJobs(): void {
     this.lookForJobs();
   }
@@ -266,11 +272,11 @@ export class IngestQueue {
    * With a client, also waits until that client's jobs (and any re-pricing) are done.
    */
   async caughtUp(clientId?: string): Promise<void> {
-    const [horizon, cursor] = await Promise.all([lastSeq(this.store.db), getMeta(this.store.db, METER_CURSOR)]);
+    const [horizon, cursor] = await Promise.all([lastSeq(this.store.db), this.meterCursor(this.store.db)]);
     // Reads price with the rate cards too (list prices): bring them up to date as well.
     await this.syncShared(this.store.db);
     this.committed = Math.max(this.committed, horizon);
-    this.cursor = Math.max(this.cursor, cursor == null ? 0 : Number(cursor));
+    this.cursor = Math.max(this.cursor, cursor);
     const target = this.committed;
     if (this.cursor < target) {
       await new Promise<void>((resolve, reject) => {
@@ -332,8 +338,7 @@ export class IngestQueue {
               await setMeta(trx, METER_CURSOR, String(last));
               return last;
             });
-            this.cursor = cursor;
-            this.waiters = this.waiters.filter((w) => (w.seq <= this.cursor ? (w.resolve(), false) : true));
+            this.meteredTo(cursor);
           }
           // One job slice per projection batch: jobs neither starve under load nor hold it back.
           if (this.jobsMaybe) await this.jobSlice();

@@ -69,15 +69,6 @@ export async function jobsPending(db: Executor, clientId?: string): Promise<bool
   return (await q.limit(1).executeTakeFirst()) !== undefined;
 }
 
-export interface JobsView {
-  jobs: { kind: JobKind; phone_number_id: string; client_id: string | null; created_at: number }[];
-}
-
-/** Pending jobs, oldest first (for /healthz and operators). */
-export async function listJobs(db: Executor): Promise<JobsView['jobs']> {
-  return db.selectFrom('meter_jobs').select(['kind', 'phone_number_id', 'client_id', 'created_at']).orderBy('id').execute();
-}
-
 /**
  * Runs one slice of one job, round robin over pending jobs (after `lastId`) so that one client's
  * large job does not hold back another's. Returns the job's id, or null when none is pending.
@@ -104,7 +95,7 @@ async function advance(trx: Executor, job: { kind: JobKind; phone_number_id: str
     case 'remeter':
       return remeterSlice(trx, job.phone_number_id, job.position, deps, SLICE.remeter);
     case 'reprice': {
-      const { next } = await repriceSlice(trx, deps, JSON.parse(job.position) as RepricePosition, SLICE.reprice);
+      const next = await repriceSlice(trx, deps, JSON.parse(job.position) as RepricePosition, SLICE.reprice);
       return next == null ? null : JSON.stringify(next);
     }
   }

@@ -238,17 +238,17 @@ export type RepricePosition = { phase: 'groups'; after: string } | { phase: 'cha
 
 export const REPRICE_START: RepricePosition = { phase: 'groups', after: '' };
 
-export async function repriceSlice(db: Executor, deps: MeterDeps, pos: RepricePosition, limit: number): Promise<{ next: RepricePosition | null; changed: number }> {
+export async function repriceSlice(db: Executor, deps: MeterDeps, pos: RepricePosition, limit: number): Promise<RepricePosition | null> {
   if (pos.phase === 'groups') {
     const groups = await rankGroupsAfter(db, 'pmp|', pos.after, Math.max(1, Math.floor(limit / 100)));
-    if (groups.length === 0) return { next: { phase: 'charges', after: null }, changed: 0 };
+    if (groups.length === 0) return { phase: 'charges', after: null };
     const messages = new Map<string, Touched<MessageRow>>();
     for (const group of groups) await reconcileGroup(db, 'messages', group, null, messages, deps, async () => {});
     await applyUnits(db, messages, new Map(), deps, new Ledger(deps.books, deps.channelOf));
-    return { next: { phase: 'groups', after: groups[groups.length - 1] }, changed: messages.size };
+    return { phase: 'groups', after: groups[groups.length - 1] };
   }
   const page = await chargesAfter(db, pos.after, limit);
-  if (page.length === 0) return { next: null, changed: 0 };
+  if (page.length === 0) return null;
   const ledger = new Ledger(deps.books, deps.channelOf);
   const changed: ChargeRow[] = [];
   for (const row of page) {
@@ -267,7 +267,7 @@ export async function repriceSlice(db: Executor, deps: MeterDeps, pos: RepricePo
   }
   await setChargePrices(db, changed);
   await ledger.flush(db);
-  return { next: { phase: 'charges', after: page[page.length - 1] }, changed: changed.length };
+  return { phase: 'charges', after: page[page.length - 1] };
 }
 
 /**

@@ -6,12 +6,13 @@
  * Kysely on both engines; the one difference is the name of the string aggregate (`packed`).
  * Every counter is an integer (prices in micros) that both engines return exactly.
  */
-import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import { USAGE_COUNTERS, type UsageCounters } from '../billing/usage.ts';
-import type { Database, Dialect, MessagesTable, MessageUsageDaysTable } from './schema.ts';
+import type { Store as OpenStore } from './database.ts';
+import type { Executor } from './meter-store.ts';
+import type { MessagesTable, MessageUsageDaysTable } from './schema.ts';
 
-type Executor = Kysely<Database>;
-type Store = { db: Executor; dialect: Dialect };
+type Store = Pick<OpenStore, 'db' | 'dialect'>;
 export interface DayUsage { day: number; counters: UsageCounters }
 
 // ---- rows of integers as one text ------------------------------------------------------------------
@@ -79,17 +80,23 @@ export async function clientUsageByDay(store: Store, clientId: string, fromDay: 
 /** Usage of some phone numbers summed per UTC day bucket, days within [fromDay, toDay]. */
 export async function usageByDay(store: Store, phoneNumberIds: string[], fromDay: number, toDay: number): Promise<DayUsage[]> {
   if (phoneNumberIds.length === 0) return [];
-  const rows = store.db.selectFrom('usage_daily')
+  const sums = phonesByDay(store.db, phoneNumberIds, fromDay, toDay);
+  const row = await store.db.selectFrom(sums.as('s')).select(packed(store, DAY_COLUMNS).as('packed')).executeTakeFirst();
+  return unpackDays(row?.packed);
+}
+
+/**
+ * Some phone numbers' `usage_daily` rows summed per day, as a subquery (`day` and every counter).
+ * One phone number has one row a day: its rows are the sums (an aggregate of 33 sums costs
+ * PostgreSQL more than the rest of the statement).
+ */
+function phonesByDay(db: Executor, phoneNumberIds: string[], fromDay: number, toDay: number) {
+  const rows = db.selectFrom('usage_daily')
     .where('phone_number_id', 'in', phoneNumberIds)
     .where('day', '>=', fromDay).where('day', '<=', toDay);
-  if (phoneNumberIds.length > 1) {
-    const sums = rows.select((eb) => ['day', ...USAGE_COUNTERS.map((c) => eb.fn.sum<number>(c).as(c))]).groupBy('day');
-    const row = await store.db.selectFrom(sums.as('s')).select(packed(store, DAY_COLUMNS).as('packed')).executeTakeFirst();
-    return unpackDays(row?.packed);
-  }
-  // One phone number: its rows are the sums.
-  const row = await rows.select(packed(store, DAY_COLUMNS).as('packed')).executeTakeFirst();
-  return unpackDays(row?.packed);
+  return phoneNumberIds.length === 1
+    ? rows.select(['day', ...USAGE_COUNTERS])
+    : rows.select((eb) => ['day', ...USAGE_COUNTERS.map((c) => eb.fn.sum<number>(c).as(c))]).groupBy('day');
 }
 
 /**
@@ -103,14 +110,7 @@ export async function usageByDay(store: Store, phoneNumberIds: string[], fromDay
 export async function clientUsageWithoutByDay(store: Store, clientId: string, excludedPhoneNumberIds: string[], fromDay: number, toDay: number): Promise<DayUsage[]> {
   if (excludedPhoneNumberIds.length === 0) return clientUsageByDay(store, clientId, fromDay, toDay);
   const db = store.db;
-  const rows = db.selectFrom('usage_daily')
-    .where('phone_number_id', 'in', excludedPhoneNumberIds)
-    .where('day', '>=', fromDay).where('day', '<=', toDay);
-  // One phone number has one row a day: its rows are the sums (an aggregate of 33 sums costs
-  // PostgreSQL more than the rest of the statement).
-  const excluded = excludedPhoneNumberIds.length === 1
-    ? rows.select(['day', ...USAGE_COUNTERS])
-    : rows.select((eb) => ['day', ...USAGE_COUNTERS.map((c) => eb.fn.sum<number>(c).as(c))]).groupBy('day');
+  const excluded = phonesByDay(db, excludedPhoneNumberIds, fromDay, toDay);
   const rest = db.selectFrom('client_usage_daily as c')
     .leftJoin(excluded.as('e'), 'e.day', 'c.day')
     .select(['c.day', ...USAGE_COUNTERS.map((c) => sql<number>`${sql.ref(`c.${c}`)} - coalesce(${sql.ref(`e.${c}`)}, 0)`.as(c))])

@@ -18,19 +18,11 @@ import { buildApp } from '../../src/api/app.ts';
 import { runJobSlice, SLICE } from '../../src/meter/jobs.ts';
 import { createServices } from '../../src/services.ts';
 import { ADVISORY_LOCKS } from '../../src/store/locks.ts';
-import {
-  ADMIN_TOKEN, addChannel, assertEnvelope, at, balance, DIALECTS, envelope, postWebhook, seedTenant, startApp, status,
-  TEST_BALANCE_RATE_LIMIT, type TestApp,
-} from '../helpers.ts';
+import { addChannel, ADMIN_TOKEN, assertEnvelope, at, balance, DIALECTS, envelope, loadVolumeTiers, postWebhook, seedTenant, startApp, status, TEST_BALANCE_RATE_LIMIT, type TestApp } from '../helpers.ts';
 
 const KENYA = '254712345678';
 const TIERS = 'market,currency,category,from,to,rate\nRest of Africa,USD,utility,0,3,0.0040\nRest of Africa,USD,utility,4,5,0.0038\nRest of Africa,USD,utility,6,,0.0036\n';
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-async function withTiers(t: TestApp): Promise<void> {
-  const res = await t.app.inject({ method: 'POST', url: '/admin/volume-tiers?effective_from=2026-10-01', headers: { ...admin, 'content-type': 'text/csv' }, payload: TIERS });
-  assert.equal(res.statusCode, 201, res.body);
-}
 
 /** `count` delivered utility messages to Kenya over October 2026, in bodies of 500. */
 async function sendUtility(t: TestApp, phoneNumberId: string, wabaId: string, prefix: string, count: number): Promise<void> {
@@ -60,7 +52,7 @@ for (const dialect of DIALECTS) {
     let t: TestApp;
     before(async () => {
       t = await startApp(dialect);
-      await withTiers(t);
+      await loadVolumeTiers(t.app, TIERS);
     });
     after(async () => { await t.close(); });
 
@@ -87,7 +79,7 @@ for (const dialect of DIALECTS) {
 
       const ref = await startApp(dialect);
       try {
-        await withTiers(ref);
+        await loadVolumeTiers(ref.app, TIERS);
         const tn = await seedTenant(ref.app, { phoneNumberId: `${dialect}-big-1`, wabaId: `${dialect}-big-waba-1` });
         await addChannel(ref.app, tn.partner, tn.client.id, { phoneNumberId: `${dialect}-big-2`, wabaId: `${dialect}-big-waba-2`, appId: '215' });
         const p = await ref.app.inject({ method: 'PATCH', url: `/api/v2/partners/${tn.partner.id}/clients/${tn.client.id}`, headers: tn.headers, payload: { business_portfolio_id: 'BP-big' } });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_TOKEN, at, balance, DIALECTS, envelope, postWebhook, seedTenant, startApp, status, totals, type StatusSpec, type TestApp } from '../helpers.ts';
+import { ADMIN_TOKEN, at, balance, DIALECTS, envelope, loadVolumeTiers, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp, totals } from '../helpers.ts';
 
 const KENYA = '254712345678';
 const GERMANY = '4915112345678';
@@ -18,12 +18,7 @@ for (const dialect of DIALECTS) {
       t = await startApp(dialect);
       // A small schedule so tier boundaries are reached with a handful of messages: list rate for
       // the first 3, then 0.0038 for the 4th-5th, then 0.0036.
-      const res = await t.app.inject({
-        method: 'POST', url: '/admin/volume-tiers?effective_from=2026-10-01',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' },
-        payload: 'market,currency,category,from,to,rate\nRest of Africa,USD,utility,0,3,0.0040\nRest of Africa,USD,utility,4,5,0.0038\nRest of Africa,USD,utility,6,,0.0036\n',
-      });
-      assert.equal(res.statusCode, 201, res.body);
+      await loadVolumeTiers(t.app, 'market,currency,category,from,to,rate\nRest of Africa,USD,utility,0,3,0.0040\nRest of Africa,USD,utility,4,5,0.0038\nRest of Africa,USD,utility,6,,0.0036\n');
     });
     after(async () => { await t.close(); });
 

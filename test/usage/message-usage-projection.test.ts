@@ -20,7 +20,7 @@ import { bucketRange, pricingCategory, pricingType, type MessageUsageQuery, type
 import { openStore } from '../../src/store/database.ts';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.ts';
 import type { Database } from '../../src/store/schema.ts';
-import { ADMIN_TOKEN, addChannel, at, DIALECTS, envelope, freshStore, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
+import { addChannel, at, DIALECTS, envelope, freshStore, loadVolumeTiers, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
 
 const GERMANY = '4915112345678';
 const INDIA = '919876543210';
@@ -157,12 +157,7 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       t = await startApp(dialect);
-      const tiers = await t.app.inject({
-        method: 'POST', url: '/admin/volume-tiers?effective_from=2026-10-01',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' },
-        payload: 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n',
-      });
-      assert.equal(tiers.statusCode, 201, tiers.body);
+      await loadVolumeTiers(t.app, 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n');
       // India's time zone: some UTC days and months are another local day and month.
       tn = await seedTenant(t.app, { phoneNumberId, wabaId: `${dialect}-proj-waba`, timezone: 'Asia/Kolkata' });
       for (const body of [FIRST, LATER]) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { ADMIN_TOKEN, addChannel, at, DIALECTS, envelope, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
+import { addChannel, at, DIALECTS, envelope, loadVolumeTiers, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
 
 const GERMANY = '4915112345678';
 const INDIA = '919876543210';
@@ -56,12 +56,7 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       t = await startApp(dialect);
-      const tiers = await t.app.inject({
-        method: 'POST', url: '/admin/volume-tiers?effective_from=2026-10-01',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/csv' },
-        payload: 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n',
-      });
-      assert.equal(tiers.statusCode, 201, tiers.body);
+      await loadVolumeTiers(t.app, 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n');
       tn = await seedTenant(t.app, { phoneNumberId, wabaId });
       const res = await postWebhook(t.app, envelope(TRAFFIC.map(status), { phoneNumberId, wabaId }));
       assert.equal(res.statusCode, 200, res.body);
