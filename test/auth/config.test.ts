@@ -52,3 +52,14 @@ describe('REDIS_URL and WABAMETER_REDIS_PREFIX', () => {
     }
   });
 });
+
+describe('WABAMETER_PROJECTOR', () => {
+  test('where the meter runs: a worker thread by default, inline on request; anything else refused at start', () => {
+    assert.equal(loadConfig({}).projector, 'thread');
+    assert.equal(loadConfig({ WABAMETER_PROJECTOR: 'inline' }).projector, 'inline');
+    assert.equal(loadConfig({ WABAMETER_PROJECTOR: ' thread ' }).projector, 'thread');
+    for (const bad of ['worker', 'INLINE', 'off']) {
+      assert.throws(() => loadConfig({ WABAMETER_PROJECTOR: bad }), new RegExp(`WABAMETER_PROJECTOR must be "thread" or "inline", got "${bad}"`), bad);
+    }
+  });
+});
