@@ -41,6 +41,19 @@ type PreparedStatus = { row: EventRow; status: MeterStatus };
 export const METER_CURSOR = 'meter_cursor';
 /** Most events one projection transaction meters. */
 const PROJECT_BATCH = 2_000;
+/**
+ * How long a job slice should hold the meter lock (ms). Slices that take longer are made smaller
+ * (down to 1/50 of their full size), ones well under it larger again: the time, not the row
+ * count, is what other tenants' webhooks wait for on SQLite.
+ */
+const SLICE_TARGET_MS = 60;
+const MIN_SLICE_SCALE = 0.02;
+/**
+ * A pause after each job slice, longer than an append's wait between tries for the write lock
+ * (store/database.ts): without it back-to-back slices retake the lock before a waiting webhook
+ * thread looks again, and its appends wait for several slices instead of at most one.
+ */
+const JOB_GAP_MS = 10;
 
 const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 27);
 
@@ -216,6 +229,8 @@ export class IngestQueue {
   /** Jobs may be pending (src/meter/jobs.ts): set on enqueue, at start, by reads and by the poll. */
   private jobsMaybe: boolean;
   private lastJobId = 0;
+  /** Fraction of the full slice size the next job slice takes (adapted to SLICE_TARGET_MS). */
+  private sliceScale = 1;
   private sliceWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   private poll: NodeJS.Timeout | null = null;
 
@@ -341,7 +356,7 @@ export class IngestQueue {
             this.meteredTo(cursor);
           }
           // One job slice per projection batch: jobs neither starve under load nor hold it back.
-          if (this.jobsMaybe) await this.jobSlice();
+          if (this.jobsMaybe && (await this.jobSlice())) await new Promise((r) => setTimeout(r, JOB_GAP_MS));
           // Let webhook requests in between transactions.
           await new Promise((r) => setImmediate(r));
         }
@@ -357,18 +372,30 @@ export class IngestQueue {
     })();
   }
 
-  /** One slice of one job; a failing job is reported and left for the next poll, not retried in a loop. */
-  private async jobSlice(): Promise<void> {
+  /**
+   * One slice of one job; a failing job is reported and left for the next poll, not retried in a
+   * loop. True when a slice ran.
+   */
+  private async jobSlice(): Promise<boolean> {
     try {
       // A plain read first: a process that finds no job takes no lock.
-      const id = (await jobsPending(this.store.db)) ? await this.exclusive((trx) => runJobSlice(trx, this.deps, this.lastJobId)) : null;
+      let id: number | null = null;
+      if (await jobsPending(this.store.db)) {
+        const started = performance.now();
+        id = await this.exclusive((trx) => runJobSlice(trx, this.deps, this.lastJobId, this.sliceScale));
+        // Proportional, but at most halving or doubling per slice: one slow commit is not a trend.
+        const ratio = SLICE_TARGET_MS / Math.max(1, performance.now() - started);
+        this.sliceScale = Math.min(1, Math.max(MIN_SLICE_SCALE, this.sliceScale * Math.min(2, Math.max(0.5, ratio))));
+      }
       if (id == null) this.jobsMaybe = false;
       else this.lastJobId = id;
       this.settleSlices();
+      return id != null;
     } catch (err) {
       this.jobsMaybe = false;
       this.onJobError(err);
       this.settleSlices(err);
+      return false;
     }
   }
 

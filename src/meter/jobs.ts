@@ -23,7 +23,10 @@ import { applyEvents, remeterSlice, repriceSlice, REPRICE_START, statusFromEvent
 
 export type JobKind = MeterJobsTable['kind'];
 
-/** Work per slice: sized so that one slice takes tens of milliseconds, not seconds. */
+/**
+ * Most work per slice. The runner scales it down (`scale`) when slices take longer than it wants
+ * to hold the meter lock: on SQLite that lock is the store's one write lock, which webhooks wait for.
+ */
 export const SLICE = { replay: 1_000, remeter: 1_000, reprice: 2_000 } as const;
 
 const START: Record<JobKind, string> = { replay: '0', remeter: '', reprice: JSON.stringify(REPRICE_START) };
@@ -73,29 +76,29 @@ export async function jobsPending(db: Executor, clientId?: string): Promise<bool
  * Runs one slice of one job, round robin over pending jobs (after `lastId`) so that one client's
  * large job does not hold back another's. Returns the job's id, or null when none is pending.
  */
-export async function runJobSlice(trx: Executor, deps: MeterDeps, lastId: number): Promise<number | null> {
+export async function runJobSlice(trx: Executor, deps: MeterDeps, lastId: number, scale = 1): Promise<number | null> {
   const job = (await trx.selectFrom('meter_jobs').selectAll().where('id', '>', lastId).orderBy('id').limit(1).executeTakeFirst())
     ?? (await trx.selectFrom('meter_jobs').selectAll().orderBy('id').limit(1).executeTakeFirst());
   if (!job) return null;
-  const next = await advance(trx, job, deps);
+  const next = await advance(trx, job, deps, Math.max(1, Math.round(SLICE[job.kind] * scale)));
   if (next == null) await trx.deleteFrom('meter_jobs').where('id', '=', job.id).execute();
   else await trx.updateTable('meter_jobs').set({ position: next }).where('id', '=', job.id).execute();
   return Number(job.id);
 }
 
 /** One slice of a job: its next position, or null when it is done. */
-async function advance(trx: Executor, job: { kind: JobKind; phone_number_id: string; position: string; upto_seq: number | null }, deps: MeterDeps): Promise<string | null> {
+async function advance(trx: Executor, job: { kind: JobKind; phone_number_id: string; position: string; upto_seq: number | null }, deps: MeterDeps, limit: number): Promise<string | null> {
   switch (job.kind) {
     case 'replay': {
-      const events = await eventsOfPhone(trx, job.phone_number_id, Number(job.position), Number(job.upto_seq ?? 0), SLICE.replay);
+      const events = await eventsOfPhone(trx, job.phone_number_id, Number(job.position), Number(job.upto_seq ?? 0), limit);
       if (events.length === 0) return null;
       await applyEvents(trx, events.map(statusFromEvent), deps);
-      return events.length < SLICE.replay ? null : String(events[events.length - 1].seq);
+      return events.length < limit ? null : String(events[events.length - 1].seq);
     }
     case 'remeter':
-      return remeterSlice(trx, job.phone_number_id, job.position, deps, SLICE.remeter);
+      return remeterSlice(trx, job.phone_number_id, job.position, deps, limit);
     case 'reprice': {
-      const next = await repriceSlice(trx, deps, JSON.parse(job.position) as RepricePosition, SLICE.reprice);
+      const next = await repriceSlice(trx, deps, JSON.parse(job.position) as RepricePosition, limit);
       return next == null ? null : JSON.stringify(next);
     }
   }

@@ -29,8 +29,12 @@ import {
   loadMessages,
   messagesOfPhone,
   rankAt,
-  rankGroupSizes,
+  rankFromEnd,
+  rankGroupStates,
   rankMismatches,
+  rankStep,
+  setRankBoundaries,
+  boundariesText,
   saveConversations,
   saveMessages,
   type ChargeRow,
@@ -39,6 +43,8 @@ import {
   type MessageRow,
   type RankedTable,
   type RankPosition,
+  type RankRange,
+  type StoredBoundaries,
   type StoredEvent,
 } from '../store/meter-store.ts';
 import { MessageUsageDeltas } from '../store/usage-queries.ts';
@@ -369,51 +375,133 @@ async function rerank<R extends MessageRow | ConversationRow>(
     if (row.rank_group) sizeDelta.set(row.rank_group, (sizeDelta.get(row.rank_group) ?? 0) + 1);
   }
   if (groups.size === 0) return;
-  const sizes = await rankGroupSizes(db, [...groups]);
+  const states = await rankGroupStates(db, [...groups]);
   await addRankMembers(db, sizeDelta);
   for (const group of groups) {
-    const before = sizes.get(group) ?? 0;
-    await reconcileGroup(db, table, group, { before, after: before + (sizeDelta.get(group) ?? 0) }, touched, deps, persist);
+    const state = states.get(group);
+    const before = state?.members ?? 0;
+    const change = { before, after: before + (sizeDelta.get(group) ?? 0), stored: state?.boundaries ?? null };
+    await reconcileGroup(db, table, group, change, touched, deps, persist);
   }
 }
 
+/** A ranking group's size before and after the batch, and its boundaries as last recorded. */
+interface GroupChange { before: number; after: number; stored: StoredBoundaries | null }
+
 /**
- * Puts every row of one ranking group into the slot its rank says. `sizes` enables the shortcut
- * for groups that never reached their first boundary; null (re-pricing) checks every row.
+ * Puts every row of one ranking group into the slot its rank says. With the batch's `change`
+ * it moves the recorded boundaries by the batch's net change and checks only the rows between
+ * old and new boundaries (work proportional to the batch); without it (re-pricing), or when
+ * nothing usable is recorded, it walks the whole group.
  */
 async function reconcileGroup<R extends MessageRow | ConversationRow>(
-  db: Executor, table: RankedTable, group: string, sizes: { before: number; after: number } | null,
+  db: Executor, table: RankedTable, group: string, change: GroupChange | null,
   touched: Map<string, Touched<R>>, deps: MeterDeps, persist: () => Promise<void>,
 ): Promise<void> {
   const ranks = boundariesOf(table, group, deps.books);
-  if (sizes) {
+  if (change) {
     // No boundaries (no tier schedule): one slot for all; the touched rows say slot 0 and the
-    // others already do (a schedule removed later is handled by re-pricing, sizes = null).
+    // others already do (a schedule removed later is handled by re-pricing, change = null).
     if (ranks.length === 0) {
       for (const t of touched.values()) if (t.row.rank_group === group) t.row.rank_slot = 0;
+      if (change.stored) await setRankBoundaries(db, group, null);
       return;
     }
     // While a group never reached its first boundary every row is in slot 0: nothing to check.
-    if (sizes.before <= ranks[0] && sizes.after <= ranks[0]) return;
+    if (change.before <= ranks[0] && change.after <= ranks[0]) {
+      if (change.stored && !(sameRanks(change.stored.ranks, ranks) && change.stored.at.length === 0)) await setRankBoundaries(db, group, null);
+      return;
+    }
   }
   await persist();
-  const positions: RankPosition[] = [];
-  for (const r of ranks) {
-    const p = await rankAt(db, table, group, r);
-    if (!p) break;
-    positions.push(p);
+  const moved = change && usableBoundaries(change, ranks) ? await moveBoundaries(db, table, group, ranks, change, touched) : null;
+  let positions: RankPosition[];
+  let mismatched: R[];
+  if (moved) {
+    positions = moved.positions;
+    // Stretches may overlap (a boundary passed another's old place): a row is found once.
+    const found = new Map<string, R>();
+    for (const range of moved.ranges) {
+      for (const r of (await rankMismatches(db, table, group, positions, range)) as unknown as R[]) found.set(r.rank_key!, r);
+    }
+    mismatched = [...found.values()];
+  } else {
+    positions = [];
+    for (const r of ranks) {
+      const p = await rankAt(db, table, group, r);
+      if (!p) break;
+      positions.push(p);
+    }
+    mismatched = (await rankMismatches(db, table, group, positions)) as unknown as R[];
   }
   const keyOf = table === 'messages'
     ? (r: R) => (r as MessageRow).message_key
     : (r: R) => conversationKey(r.phone_number_id, (r as ConversationRow).conv_id);
-  for (const r of await rankMismatches(db, table, group, positions)) {
-    const row = r as R;
-    const slot = positions.filter((p) => row.rank_time! > p.rank_time || (row.rank_time === p.rank_time && row.rank_key! >= p.rank_key)).length;
+  const slotOf = (r: RankColumns) => positions.filter((p) => r.rank_time! > p.rank_time || (r.rank_time === p.rank_time && r.rank_key! >= p.rank_key)).length;
+  // The batch's own rows are placed directly (the mismatch search covers only where boundaries moved).
+  if (moved) for (const t of touched.values()) if (t.row.rank_group === group) t.row.rank_slot = slotOf(t.row);
+  for (const row of mismatched) {
+    const slot = slotOf(row);
     const k = keyOf(row);
     const t = touched.get(k);
     if (t) t.row.rank_slot = slot;
     else touched.set(k, { before: row, row: { ...row, rank_slot: slot } });
   }
+  const stored = { ranks, at: positions };
+  if (boundariesText(stored) !== boundariesText(change?.stored ?? null)) await setRankBoundaries(db, group, stored);
+}
+
+const sameRanks = (a: number[], b: number[]) => a.length === b.length && a.every((r, i) => r === b[i]);
+
+/** The recorded boundaries are of the same schedule and agree with the group's size before the batch. */
+function usableBoundaries(change: GroupChange, ranks: number[]): boolean {
+  const s = change.stored;
+  return s != null && sameRanks(s.ranks, ranks) && s.at.length === ranks.filter((r) => r < change.before).length;
+}
+
+const before = (a: RankPosition, b: RankPosition) => a.rank_time < b.rank_time || (a.rank_time === b.rank_time && a.rank_key < b.rank_key);
+
+/**
+ * Where each boundary is after the batch, found from where it was: a boundary row b at rank r has
+ * r + (rows the batch added before b) − (rows it took away before b) rows before it now, so the
+ * row at rank r is that many steps from b. Also returns the stretches between old and new
+ * boundaries, the only places where an untouched row can have changed slot. Null when the store
+ * disagrees with the record (then the caller walks the group).
+ */
+async function moveBoundaries<R extends MessageRow | ConversationRow>(
+  db: Executor, table: RankedTable, group: string, ranks: number[], change: GroupChange, touched: Map<string, Touched<R>>,
+): Promise<{ positions: RankPosition[]; ranges: RankRange[] } | null> {
+  const added: RankPosition[] = [];
+  const removed: RankPosition[] = [];
+  for (const { before: was, row } of touched.values()) {
+    const samePlace = was?.rank_group === row.rank_group && was.rank_time === row.rank_time;
+    if (samePlace) continue;
+    if (was?.rank_group === group) removed.push({ rank_time: Number(was.rank_time), rank_key: was.rank_key! });
+    if (row.rank_group === group) added.push({ rank_time: Number(row.rank_time), rank_key: row.rank_key! });
+  }
+  const countBefore = (list: RankPosition[], b: RankPosition) => list.reduce((n, p) => n + (before(p, b) ? 1 : 0), 0);
+  const old = change.stored!.at;
+  const positions: RankPosition[] = [];
+  const ranges: RankRange[] = [];
+  for (let k = 0; k < ranks.length && ranks[k] < change.after; k++) {
+    const r = ranks[k];
+    const b = old[k];
+    let p: RankPosition | undefined;
+    if (b) {
+      const q = r + countBefore(added, b) - countBefore(removed, b);
+      p = q > r ? await rankStep(db, table, group, b, 'before', q - r - 1) : await rankStep(db, table, group, b, 'from', r - q);
+      if (p && (p.rank_time !== b.rank_time || p.rank_key !== b.rank_key)) ranges.push(before(p, b) ? { from: p, to: b } : { from: b, to: p });
+    } else {
+      // A boundary the group reached in this batch: near its end.
+      p = await rankFromEnd(db, table, group, change.after - 1 - r);
+      if (p) ranges.push({ from: p, to: null });
+    }
+    if (!p) return null;
+    positions.push(p);
+  }
+  // Boundaries the group fell back below: every row past where they were changes slot.
+  for (let k = positions.length; k < old.length; k++) ranges.push({ from: old[k], to: null });
+  return { positions, ranges };
 }
 
 // ---- row ↔ state ----------------------------------------------------------------------------

@@ -154,32 +154,87 @@ export async function rankAt(db: Executor, table: RankedTable, group: string, of
 }
 
 /**
- * Rows of a group whose slot disagrees with the boundaries (`boundaries[k]` is the first row of
- * slot k + 1): only these need their unit re-applied after the group changed.
+ * The row `offset` steps from `from` in a group's (rank_time, rank_key) order: `before` counts
+ * back from the row just before `from`, `from` counts on from `from` itself (or the first row
+ * after it). Cost grows with the offset, not with the group.
  */
-export async function rankMismatches<T extends RankedTable>(db: Executor, table: T, group: string, boundaries: RankPosition[]): Promise<Selectable<Database[T]>[]> {
+export async function rankStep(db: Executor, table: RankedTable, group: string, from: RankPosition, direction: 'before' | 'from', offset: number): Promise<RankPosition | undefined> {
+  const back = direction === 'before';
+  const row = await (db as Kysely<Database>).selectFrom(table as 'messages').select(['rank_time', 'rank_key'])
+    .where('rank_group', '=', group)
+    .where(sql<boolean>`(rank_time, rank_key) ${sql.raw(back ? '<' : '>=')} (${from.rank_time}, ${from.rank_key})`)
+    .orderBy('rank_time', back ? 'desc' : 'asc').orderBy('rank_key', back ? 'desc' : 'asc')
+    .limit(1).offset(offset).executeTakeFirst();
+  return row ? { rank_time: Number(row.rank_time), rank_key: row.rank_key! } : undefined;
+}
+
+/** The row `offset` steps back from a group's last row. */
+export async function rankFromEnd(db: Executor, table: RankedTable, group: string, offset: number): Promise<RankPosition | undefined> {
+  const row = await (db as Kysely<Database>).selectFrom(table as 'messages').select(['rank_time', 'rank_key'])
+    .where('rank_group', '=', group)
+    .orderBy('rank_time', 'desc').orderBy('rank_key', 'desc')
+    .limit(1).offset(offset).executeTakeFirst();
+  return row ? { rank_time: Number(row.rank_time), rank_key: row.rank_key! } : undefined;
+}
+
+/** A stretch of a group's order, `from` included, `to` excluded (null: to the end). */
+export interface RankRange { from: RankPosition; to: RankPosition | null }
+
+/**
+ * Rows of a group whose slot disagrees with the boundaries (`boundaries[k]` is the first row of
+ * slot k + 1): only these need their unit re-applied after the group changed. `within` limits
+ * the search to one stretch where a boundary moved (incremental re-ranking).
+ */
+export async function rankMismatches<T extends RankedTable>(db: Executor, table: T, group: string, boundaries: RankPosition[], within?: RankRange): Promise<Selectable<Database[T]>[]> {
   const key = sql`(rank_time, rank_key)`;
-  const q = (db as Kysely<Database>).selectFrom(table as 'messages').selectAll().where('rank_group', '=', group)
+  const pos = (p: RankPosition) => sql`(${p.rank_time}, ${p.rank_key})`;
+  let q = (db as Kysely<Database>).selectFrom(table as 'messages').selectAll().where('rank_group', '=', group)
     .where((eb) => eb.or([
-      ...boundaries.flatMap((b, i) => {
-        const at = sql`(${b.rank_time}, ${b.rank_key})`;
-        return [
-          eb.and([eb('rank_slot', '>', i), sql<boolean>`${key} < ${at}`]),
-          eb.and([eb('rank_slot', '<=', i), sql<boolean>`${key} >= ${at}`]),
-        ];
-      }),
+      ...boundaries.flatMap((b, i) => [
+        eb.and([eb('rank_slot', '>', i), sql<boolean>`${key} < ${pos(b)}`]),
+        eb.and([eb('rank_slot', '<=', i), sql<boolean>`${key} >= ${pos(b)}`]),
+      ]),
       eb('rank_slot', '>', boundaries.length),
     ]));
+  // One stretch per query, as plain bounds: both engines then read only that stretch of the index.
+  if (within) {
+    q = q.where(sql<boolean>`${key} >= ${pos(within.from)}`);
+    if (within.to) q = q.where(sql<boolean>`${key} < ${pos(within.to)}`);
+  }
   return (await q.execute()) as Selectable<Database[T]>[];
 }
 
-export async function rankGroupSizes(db: Executor, groups: string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+/**
+ * Where a group's slot boundaries were after its last re-ranking: for each rank of `ranks` below
+ * the group's size, the row at that rank. Lets the next re-ranking move each boundary by the
+ * batch's net change instead of walking the group from its start.
+ */
+export interface StoredBoundaries { ranks: number[]; at: RankPosition[] }
+
+export interface RankGroupState { members: number; boundaries: StoredBoundaries | null }
+
+function parseBoundaries(text: string | null): StoredBoundaries | null {
+  if (text == null) return null;
+  const v = JSON.parse(text) as { ranks: number[]; at: [number, string][] };
+  return { ranks: v.ranks, at: v.at.map(([t, k]) => ({ rank_time: t, rank_key: k })) };
+}
+
+export function boundariesText(b: StoredBoundaries | null): string | null {
+  return b == null ? null : JSON.stringify({ ranks: b.ranks, at: b.at.map((p) => [p.rank_time, p.rank_key]) });
+}
+
+export async function rankGroupStates(db: Executor, groups: string[]): Promise<Map<string, RankGroupState>> {
+  const out = new Map<string, RankGroupState>();
   for (const part of chunks(groups, 1)) {
     const rows = await db.selectFrom('rank_groups').selectAll().where('rank_group', 'in', part).execute();
-    for (const r of rows) out.set(r.rank_group, Number(r.members));
+    for (const r of rows) out.set(r.rank_group, { members: Number(r.members), boundaries: parseBoundaries(r.boundaries) });
   }
   return out;
+}
+
+/** Records a group's boundaries (null: unknown, the next re-ranking walks the group). */
+export async function setRankBoundaries(db: Executor, group: string, boundaries: StoredBoundaries | null): Promise<void> {
+  await db.updateTable('rank_groups').set({ boundaries: boundariesText(boundaries) }).where('rank_group', '=', group).execute();
 }
 
 export async function addRankMembers(db: Executor, deltas: Map<string, number>): Promise<void> {

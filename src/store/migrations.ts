@@ -393,7 +393,25 @@ const usageReadPaths: Migration = async (db, dialect) => {
   await db.schema.dropIndex('messages_phone_unit_day').ifExists().execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths];
+/**
+ * 10: each ranking group remembers the rows at its tier boundaries, so re-ranking after a batch
+ * moves them by the batch's net change instead of walking the group (a re-metering slice of a
+ * 200,000-message group walked all of it). Empty for existing groups: the next re-ranking of each
+ * walks it once. On PostgreSQL the ranking keys compare bytewise (collation "C"), as SQLite's and
+ * JavaScript's comparisons do: the meter counts rows on each side of a boundary in JavaScript and
+ * finds them in SQL, and the two must agree whatever the database's default collation is.
+ */
+const rankBoundaries: Migration = async (db, dialect) => {
+  await db.schema.alterTable('rank_groups').addColumn('boundaries', 'text').execute();
+  if (dialect === 'postgres') {
+    for (const table of ['messages', 'conversations']) {
+      await sql`alter table ${sql.table(table)} alter column rank_key type text collate "C"`.execute(db);
+    }
+    await sql`alter table rank_groups alter column rank_group type text collate "C"`.execute(db);
+  }
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths, rankBoundaries];
 
 /** The store's schema version: how many migrations it has (0 for an empty store). */
 export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {

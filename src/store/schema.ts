@@ -194,6 +194,8 @@ export interface ChargesTable {
 export interface RankGroupsTable {
   rank_group: string;
   members: number;
+  /** JSON of `StoredBoundaries` (meter-store.ts): the rows at the group's tier boundaries; null = not known. */
+  boundaries: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type UsageDailyTable = { phone_number_id: string; day: number } & Record<UsageCounter, number>;
