@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Driver } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Driver, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { migrate } from './migrations.ts';
 import type { Database, Dialect } from './schema.ts';
@@ -50,9 +50,36 @@ export async function openStore(url: string, opts: { migrate?: boolean } = {}): 
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
   if (migrating) await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}
+
+/** Prepared statements kept per connection (texts longer than this are one-offs: not kept). */
+const STATEMENT_CACHE_SIZE = 200;
+const CACHEABLE_SQL_LENGTH = 64 * 1024;
+
+/**
+ * The connection as Kysely sees it, with a cache of prepared statements: Kysely's SQLite driver
+ * prepares every query it runs, and preparing costs more than running a small statement. A
+ * cached statement is safe to run again (SQLite re-prepares it by itself after a schema change);
+ * the service never streams a query, the one case where a statement is still in use after it returns.
+ */
+function cachingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let stmt = statements.get(text);
+      if (stmt) return stmt;
+      stmt = sqlite.prepare(text);
+      if (text.length <= CACHEABLE_SQL_LENGTH) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+        statements.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
 import { USAGE_COUNTERS, type Delta } from '../billing/usage.ts';
+import { bulkWrite, type BulkWrite } from './bulk-write.ts';
 import type { ChargesTable, ConversationsTable, Database, MessagesTable, StatusEventsTable } from './schema.ts';
 
 export type Executor = Kysely<Database>;
@@ -29,17 +30,23 @@ function chunks<T>(items: T[], paramsPerItem: number): T[][] {
 export async function appendEvents(db: Executor, rows: EventRow[]): Promise<{ inserted: Set<string>; lastSeq: number }> {
   const inserted = new Set<string>();
   let last = 0;
-  for (const part of chunks(rows, 17)) {
-    const res = await db.insertInto('status_events').values(part)
-      .onConflict((oc) => oc.column('dedup_key').doNothing())
-      .returning(['dedup_key', 'seq']).execute();
-    for (const r of res) {
-      inserted.add(r.dedup_key);
-      last = Math.max(last, Number(r.seq));
-    }
+  for (const r of await bulkWrite<EventRow, { dedup_key: string; seq: number }>(db, APPEND_EVENTS, rows)) {
+    inserted.add(r.dedup_key);
+    last = Math.max(last, Number(r.seq));
   }
   return { inserted, lastSeq: last };
 }
+
+const APPEND_EVENTS: BulkWrite<EventRow> = {
+  name: 'appendEvents',
+  columns: [
+    'dedup_key', 'received_at', 'phone_number_id', 'waba_id', 'message_key', 'status', 'ts', 'country', 'conv_id',
+    'conv_expiration', 'conv_origin', 'pricing_model', 'pricing_billable', 'pricing_type', 'pricing_category', 'error_codes',
+  ],
+  build: (db, rows) => db.insertInto('status_events').values(rows)
+    .onConflict((oc) => oc.column('dedup_key').doNothing())
+    .returning(['dedup_key', 'seq']),
+};
 
 /** The log after `afterSeq`, in order. */
 export async function eventsAfter(db: Executor, afterSeq: number, limit: number): Promise<StoredEvent[]> {
@@ -92,15 +99,19 @@ const MESSAGE_COLUMNS = [
   'pricing_category', 'pricing_pick', 'sent_day', 'delivered_day', 'unclassified_day', ...UNIT_COLUMNS,
 ] as const;
 
+const SAVE_MESSAGES: BulkWrite<MessageRow> = {
+  name: 'saveMessages',
+  columns: ['message_key', ...MESSAGE_COLUMNS],
+  build: (db, rows) => db.insertInto('messages').values(rows)
+    .onConflict((oc) => oc.column('message_key').doUpdateSet((eb) => {
+      const set: Record<string, unknown> = {};
+      for (const c of MESSAGE_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
+      return set;
+    })),
+};
+
 export async function saveMessages(db: Executor, rows: MessageRow[]): Promise<void> {
-  for (const part of chunks(rows, MESSAGE_COLUMNS.length + 1)) {
-    await db.insertInto('messages').values(part)
-      .onConflict((oc) => oc.column('message_key').doUpdateSet((eb) => {
-        const set: Record<string, unknown> = {};
-        for (const c of MESSAGE_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
-        return set;
-      })).execute();
-  }
+  await bulkWrite(db, SAVE_MESSAGES, rows);
 }
 
 export async function loadConversations(db: Executor, keys: { phoneNumberId: string; convId: string }[]): Promise<Map<string, ConversationRow>> {
@@ -128,15 +139,19 @@ const CONVERSATION_COLUMNS = [
   ...UNIT_COLUMNS,
 ] as const;
 
+const SAVE_CONVERSATIONS: BulkWrite<ConversationRow> = {
+  name: 'saveConversations',
+  columns: ['phone_number_id', 'conv_id', ...CONVERSATION_COLUMNS],
+  build: (db, rows) => db.insertInto('conversations').values(rows)
+    .onConflict((oc) => oc.columns(['phone_number_id', 'conv_id']).doUpdateSet((eb) => {
+      const set: Record<string, unknown> = {};
+      for (const c of CONVERSATION_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
+      return set;
+    })),
+};
+
 export async function saveConversations(db: Executor, rows: ConversationRow[]): Promise<void> {
-  for (const part of chunks(rows, CONVERSATION_COLUMNS.length + 2)) {
-    await db.insertInto('conversations').values(part)
-      .onConflict((oc) => oc.columns(['phone_number_id', 'conv_id']).doUpdateSet((eb) => {
-        const set: Record<string, unknown> = {};
-        for (const c of CONVERSATION_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
-        return set;
-      })).execute();
-  }
+  await bulkWrite(db, SAVE_CONVERSATIONS, rows);
 }
 
 // ---- rankings (CBP free tier, PMP volume tiers) ----------------------------------------------
@@ -268,19 +283,23 @@ export async function rankGroupsAfter(db: Executor, prefix: string, after: strin
 export type ChargeRow = Selectable<ChargesTable>;
 export const CHARGE_KEY = ['phone_number_id', 'day', 'local_day', 'unit', 'category', 'market', 'tier'] as const;
 
+const ADD_CHARGES: BulkWrite<ChargeRow> = {
+  name: 'addCharges',
+  columns: [...CHARGE_KEY, 'quantity', 'amount', 'unpriced', 'rate', 'source', 'reason'],
+  build: (db, rows) => db.insertInto('charges').values(rows)
+    .onConflict((oc) => oc.columns([...CHARGE_KEY]).doUpdateSet((eb) => ({
+      quantity: eb(eb.ref('charges.quantity'), '+', eb.ref('excluded.quantity')),
+      amount: eb(eb.ref('charges.amount'), '+', eb.ref('excluded.amount')),
+      unpriced: eb(eb.ref('charges.unpriced'), '+', eb.ref('excluded.unpriced')),
+      rate: eb.ref('excluded.rate'),
+      source: eb.ref('excluded.source'),
+      reason: eb.ref('excluded.reason'),
+    }))),
+};
+
 /** Adds quantities and amounts to charge groups; the rate, source and reason are the latest. */
 export async function addCharges(db: Executor, rows: ChargeRow[]): Promise<void> {
-  for (const part of chunks(rows, 13)) {
-    await db.insertInto('charges').values(part)
-      .onConflict((oc) => oc.columns([...CHARGE_KEY]).doUpdateSet((eb) => ({
-        quantity: eb(eb.ref('charges.quantity'), '+', eb.ref('excluded.quantity')),
-        amount: eb(eb.ref('charges.amount'), '+', eb.ref('excluded.amount')),
-        unpriced: eb(eb.ref('charges.unpriced'), '+', eb.ref('excluded.unpriced')),
-        rate: eb.ref('excluded.rate'),
-        source: eb.ref('excluded.source'),
-        reason: eb.ref('excluded.reason'),
-      }))).execute();
-  }
+  await bulkWrite(db, ADD_CHARGES, rows);
 }
 
 /** Charge groups in key order after `after` (keyset pagination for re-pricing). */
@@ -315,8 +334,8 @@ type UsageDeltas = Map<string, { phoneNumberId: string; day: number; delta: Delt
 
 /** Adds per-(phone number, day) deltas to the daily rollup, and their sums to the client rollup. */
 export async function addUsage(db: Executor, deltas: UsageDeltas, clientOf: (phoneNumberId: string) => string | undefined): Promise<void> {
-  const perClient = new Map<string, Record<string, number | string>>();
-  const rows: Record<string, number | string>[] = [];
+  const perClient = new Map<string, UsageRow>();
+  const rows: UsageRow[] = [];
   for (const d of deltas.values()) {
     if (!Object.values(d.delta).some((v) => v !== 0)) continue;
     const row: Record<string, number | string> = { phone_number_id: d.phoneNumberId, day: d.day };
@@ -333,21 +352,27 @@ export async function addUsage(db: Executor, deltas: UsageDeltas, clientOf: (pho
     }
     for (const c of USAGE_COUNTERS) (sum[c] as number) += d.delta[c] ?? 0;
   }
-  for (const part of chunks(rows, USAGE_COUNTERS.length + 2)) {
-    await db.insertInto('usage_daily').values(part as Insertable<Database['usage_daily']>[])
-      .onConflict((oc) => oc.columns(['phone_number_id', 'day']).doUpdateSet((eb) => {
-        const set: Record<string, unknown> = {};
-        for (const c of USAGE_COUNTERS) set[c] = eb(eb.ref(`usage_daily.${c}`), '+', eb.ref(`excluded.${c}`));
-        return set;
-      })).execute();
-  }
-  for (const part of chunks([...perClient.values()], USAGE_COUNTERS.length + 2)) {
-    await db.insertInto('client_usage_daily').values(part as Insertable<Database['client_usage_daily']>[])
-      .onConflict((oc) => oc.columns(['client_id', 'day']).doUpdateSet((eb) => {
-        const set: Record<string, unknown> = {};
-        for (const c of USAGE_COUNTERS) set[c] = eb(eb.ref(`client_usage_daily.${c}`), '+', eb.ref(`excluded.${c}`));
-        return set;
-      })).execute();
-  }
+  await bulkWrite(db, ADD_USAGE_DAILY, rows);
+  await bulkWrite(db, ADD_CLIENT_USAGE_DAILY, [...perClient.values()]);
 }
+
+type UsageRow = Record<string, number | string>;
+
+/** Adds counters to a rollup row, per phone number or per client, and day. */
+function addCounters(table: 'usage_daily' | 'client_usage_daily', owner: 'phone_number_id' | 'client_id'): BulkWrite<UsageRow> {
+  return {
+    name: table,
+    columns: [owner, 'day', ...USAGE_COUNTERS],
+    // Untyped: the two rollups share this shape, which the typed builder cannot say of a table union.
+    build: (db, rows) => (db as Kysely<any>).insertInto(table).values(rows)
+      .onConflict((oc) => oc.columns([owner, 'day']).doUpdateSet((eb) => {
+        const set: Record<string, unknown> = {};
+        for (const c of USAGE_COUNTERS) set[c] = eb(eb.ref(`${table}.${c}`), '+', eb.ref(`excluded.${c}`));
+        return set;
+      })),
+  };
+}
+
+const ADD_USAGE_DAILY = addCounters('usage_daily', 'phone_number_id');
+const ADD_CLIENT_USAGE_DAILY = addCounters('client_usage_daily', 'client_id');
 
