@@ -11,6 +11,8 @@
  *
  * The file is cached under the bench directory, keyed by its parameters, the generator version and
  * a fingerprint of the store schema, and reused while a complete build (its sidecar JSON) exists.
+ * Its event log holds every unit as a status event, so phase `prefilled` (bench/ingest.ts) also
+ * uses it, with BENCH_PREFILL units, as a store already holding that many: fresh copies of it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -1,9 +1,9 @@
 /**
- * Child processes under test (the real service, the bare baseline server), their CPU time, and
- * small HTTP helpers for the setup calls and the sequential latency probe.
+ * Child processes under test (the real service, the bare baseline server), their CPU time and
+ * peak resident set (`peakRssMb`), and small HTTP helpers for the setup calls and the sequential latency probe.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,15 +16,47 @@ export interface Server {
   child: ChildProcess;
   /** Seconds of CPU (user + system) the process has used so far, or NaN where /proc is missing. */
   cpuSeconds(): number;
+  /**
+   * The process's peak resident set so far (VmHWM, MiB; worker threads such as the projector are
+   * part of the process). After stop(), the value read just before the process was signalled.
+   * NaN where /proc is missing.
+   */
+  peakRssMb(): number;
+  /** The same, read when the process had just started listening. */
+  peakRssAtStartMb: number;
   stop(): Promise<void>;
 }
 
+let built: string | undefined;
+
 /**
- * Starts `node --import tsx <script>` in the repository and waits for the `listening on http://…`
- * line. Output is kept (last 64 KB) and shown if the process dies early.
+ * The service as production runs it (`npm run build`, then `node dist/main.js`), compiled once per
+ * bench run: measured through tsx instead, each process would also carry the
+ * TypeScript loader (about 100 MB more resident, in both of its threads) and its compile work.
+ */
+export function serviceMain(): string {
+  if (built) return built;
+  // Inside the repository, so that the build finds the project's node_modules.
+  const out = resolve(REPO, 'node_modules/.cache/wabameter-bench/dist');
+  rmSync(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [resolve(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out], { cwd: REPO, stdio: 'inherit' });
+  // What `npm run build` copies beside the code: the shipped reference data.
+  cpSync(resolve(REPO, 'src/billing/reference'), resolve(out, 'billing/reference'), { recursive: true });
+  // The build reads ../package.json (its version), and below node_modules the project's own no
+  // longer says that these are ES modules: a copy beside it, as in the project's layout.
+  cpSync(resolve(REPO, 'package.json'), resolve(out, '../package.json'));
+  if (!existsSync(resolve(out, 'main.js'))) throw new Error(`the production build in ${out} has no main.js`);
+  return (built = resolve(out, 'main.js'));
+}
+
+/**
+ * Starts `node <script>` (a compiled `.js`) or `node --import tsx <script>` (a `.ts`) in the
+ * repository and waits for the `listening on http://…` line. Output is kept (last 64 KB) and
+ * shown if the process dies early.
  */
 export function startServer(name: string, script: string, env: Record<string, string>, extraNodeArgs: string[] = [], startTimeoutMs = 120_000): Promise<Server> {
-  const child = spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', script], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...extraNodeArgs, ...loader, script], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,13 +80,19 @@ export function startServer(name: string, script: string, env: Record<string, st
       if (!m) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
+      const running = () => child.exitCode == null && child.signalCode == null;
+      // /proc/<pid> is gone once the process has exited: the peak is kept from just before.
+      let peakAtStop = Number.NaN;
       resolveStart({
         name,
         base: m[1].replace(/\/$/, ''),
         child,
         cpuSeconds: () => cpuSecondsOf(child.pid!),
+        peakRssMb: () => (running() ? peakRssMb(child.pid!) : peakAtStop),
+        peakRssAtStartMb: peakRssMb(child.pid!),
         async stop() {
-          if (child.exitCode != null || child.signalCode != null) return;
+          if (!running()) return;
+          peakAtStop = peakRssMb(child.pid!);
           child.kill('SIGTERM');
           const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
           await exited;
@@ -81,6 +119,33 @@ export function cpuSecondsOf(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return Number.NaN;
+  }
+}
+
+/**
+ * Peak resident set size of a running process (VmHWM in /proc/<pid>/status), in MiB, or NaN where
+ * /proc is missing or the process is gone. All its threads share the figure.
+ */
+export function peakRssMb(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (Linux ≥ 4.0, `clear_refs` 5), so a phase that runs
+ * in the bench's own process (`peakRssMb(process.pid)` afterwards) reports its own peak, not that
+ * of everything the bench did before it. False where that is not possible.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

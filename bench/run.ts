@@ -4,15 +4,29 @@
  *   1. Webhook ingestion over HTTP, 1-status bodies (statuses/s): the real service (child process,
  *      SQLite in WAL with synchronous=FULL) vs a bare Fastify route that only parses the same body.
  *   2. The same with 100-status bodies.
- *   3. `info/balance` latency (p50/p99) for a client with a year of daily usage over 20 channels
+ *   3. `prefilled` (bench/ingest.ts): 1 and 2 again on a fresh copy of a SQLite store that already
+ *      holds BENCH_PREFILL status events and their projections (the year-long data set of 5 with
+ *      that many units, cached), vs the same runs on an empty store in the same rounds.
+ *   4. `pg2` (bench/pg2.ts): two service processes on one fresh PostgreSQL database and one Redis,
+ *      loaded at once, 100-status then 1-status bodies, vs the bare Fastify route.
+ *   5. `info/balance` latency (p50/p99) for a client with a year of daily usage over 20 channels
  *      and BENCH_UNITS units, vs `GET /healthz` on the same server, measured the same way.
- *   4. In process (bench/parse.ts): parsing a 3 MB, 1,000-status webhook vs JSON.parse of it, and
+ *   6. In process (bench/parse.ts): parsing a 3 MB, 1,000-status webhook vs JSON.parse of it, and
  *      generating the demo traffic vs JSON.stringify of its bodies.
+ * And for every service process started here, its peak resident set (VmHWM, read just before it
+ * is stopped; the projector thread is part of the process), against the aim ≤ 300 MB.
  *
  * Knobs (environment): BENCH_UNITS (5,000,000), BENCH_DURATION (10 s per load run),
  * BENCH_WARMUP (3 s), BENCH_CONNECTIONS (64), BENCH_ROUNDS (2 alternating baseline/service rounds
  * per ingestion figure, the best of each kept), BENCH_LATENCY_REQUESTS (1,000 per query),
- * BENCH_ONLY (comma list of single,batch,balance,reprice,parse,reads,stall; reads: bench/reads.ts, stall: bench/stall.ts), BENCH_DIR (/tmp/wabameter-bench),
+ * BENCH_ONLY (comma list of single,batch,prefilled,pg2,balance,reprice,parse,reads,stall; reads:
+ * bench/reads.ts, stall: bench/stall.ts), BENCH_DIR (/tmp/wabameter-bench),
+ * BENCH_PREFILL (5,000,000: status events already in the store for `prefilled`; the data set is
+ * built once and cached in BENCH_DIR like the year-long one, and is the same file when it equals
+ * BENCH_UNITS),
+ * BENCH_PG_INGEST_URL (postgres://postgres@127.0.0.1:5432/wabameter_bench_ingest: the database of
+ * `pg2`, DROPPED and created again at each round; its name must contain "bench"),
+ * BENCH_REDIS_URL (redis://127.0.0.1:6379: the Redis of `pg2`; keys under a prefix of this run),
  * BENCH_CPU_PROF=1 (write V8 CPU profiles of the service processes to BENCH_DIR/profiles),
  * BENCH_REBUILD=1 (rebuild the cached data set; it is rebuilt anyway when the store schema changed),
  * BENCH_QUIET_WAIT (60: seconds to wait before each measurement for other processes to go idle).
@@ -22,45 +36,20 @@ import { parseFigures } from './parse.ts';
 import { benchReprice } from './reprice.ts';
 import { benchReads } from './reads.ts';
 import { benchStall } from './stall.ts';
-import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { countryOfNumber } from '../src/billing/markets.ts';
+import { cfg, fmt, nodeArgs, pct, progress, RSS_AIM_MB, serviceEnv } from './config.ts';
 import { ensureDataset, type Dataset } from './dataset.ts';
-import { expectJson, machineCpuSeconds, ownCpuSeconds, REPO, percentile, sequentialLatencies, startServer, type Server } from './proc.ts';
-import { bodyFactory, RECIPIENTS, type BodyFactory } from './traffic.ts';
-
-const int = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v == null || v === '') return dflt;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
-};
-
-const cfg = {
-  units: int('BENCH_UNITS', 5_000_000),
-  duration: int('BENCH_DURATION', 10),
-  warmup: int('BENCH_WARMUP', 3),
-  connections: int('BENCH_CONNECTIONS', 64),
-  latencyRequests: int('BENCH_LATENCY_REQUESTS', 1000),
-  rounds: int('BENCH_ROUNDS', 2),
-  loadConnections: 8,
-  loadDuration: 5,
-  dir: process.env.BENCH_DIR || '/tmp/wabameter-bench',
-  only: new Set((process.env.BENCH_ONLY || 'single,batch,balance,reprice,parse,reads,stall').split(',').map((s) => s.trim()).filter(Boolean)),
-  cpuProf: process.env.BENCH_CPU_PROF === '1',
-  rebuild: process.env.BENCH_REBUILD === '1',
-  quietWait: Number(process.env.BENCH_QUIET_WAIT ?? 60),
-};
-
-const ADMIN_TOKEN = 'bench-admin-token';
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
-const pct = (n: number) => `${fmt(100 * n, 0)} %`;
+import { ingestion, type IngestResult, type PrefilledResult } from './ingest.ts';
+import { awaitQuiet, load } from './load.ts';
+import { benchPg2 } from './pg2.ts';
+import { expectJson, machineCpuSeconds, ownCpuSeconds, REPO, percentile, sequentialLatencies, serviceMain, startServer } from './proc.ts';
+import { RECIPIENTS } from './traffic.ts';
 
 // ---- machine -------------------------------------------------------------------------------
 
@@ -109,214 +98,6 @@ function machine(dir: string) {
   };
 }
 
-// ---- load runs -----------------------------------------------------------------------------
-
-interface LoadRun {
-  label: string;
-  seconds: number;
-  requestsOk: number;
-  non2xx: number;
-  errors: number;
-  requestsPerSecond: number;
-  statusesPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number };
-  /** CPU used over the run, as a share of one core. */
-  serverCpu: number;
-  driverCpu: number;
-  /** CPU other processes of the machine used meanwhile (share of one core): should be ~0. */
-  otherCpu: number;
-}
-
-/**
- * Waits (up to BENCH_QUIET_WAIT s, default 60) until the machine is quiet — less than 15 % of a core busy over a second — so
- * a test suite or build running beside the benchmark does not end up in its figures.
- */
-async function awaitQuiet(): Promise<void> {
-  const deadline = Date.now() + cfg.quietWait * 1000;
-  let warned = false;
-  for (;;) {
-    const a = machineCpuSeconds();
-    await new Promise((r) => setTimeout(r, 1000));
-    const busy = machineCpuSeconds() - a;
-    if (!(busy > 0.15)) return;
-    if (Date.now() > deadline) {
-      progress(`!! the machine is still busy (${pct(busy)} of a core used by other processes); measuring anyway`);
-      return;
-    }
-    if (!warned) progress(`waiting for other processes to finish (${pct(busy)} of a core busy)…`);
-    warned = true;
-  }
-}
-
-async function load(label: string, server: Server, requests: autocannon.Request[], opts: { connections: number; duration: number; statusesPerRequest: number }): Promise<LoadRun> {
-  await awaitQuiet();
-  const cpu0 = server.cpuSeconds();
-  const own0 = ownCpuSeconds();
-  const all0 = machineCpuSeconds();
-  const r = await autocannon({ url: server.base, connections: opts.connections, duration: opts.duration, requests });
-  const cpu1 = server.cpuSeconds();
-  const own1 = ownCpuSeconds();
-  const all1 = machineCpuSeconds();
-  const seconds = r.duration;
-  const ok = r['2xx'];
-  return {
-    label,
-    seconds,
-    requestsOk: ok,
-    non2xx: r.non2xx,
-    errors: r.errors,
-    requestsPerSecond: ok / seconds,
-    statusesPerSecond: (ok * opts.statusesPerRequest) / seconds,
-    latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
-    serverCpu: (cpu1 - cpu0) / seconds,
-    driverCpu: (own1 - own0) / seconds,
-    otherCpu: Math.max(0, (all1 - all0) - (cpu1 - cpu0) - (own1 - own0)) / seconds,
-  };
-}
-
-function describeLoad(r: LoadRun): string {
-  const problems = r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : '';
-  const noisy = r.otherCpu > 0.1 ? `  !! other processes used ${pct(r.otherCpu)} of a core meanwhile` : '';
-  return `${r.label}: ${fmt(r.statusesPerSecond)} statuses/s (${fmt(r.requestsPerSecond)} req/s, latency p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms; CPU server ${pct(r.serverCpu)}, load generator ${pct(r.driverCpu)}, other ${pct(r.otherCpu)})${problems}${noisy}`;
-}
-
-function serviceEnv(databaseFile: string): Record<string, string> {
-  return {
-    DATABASE_URL: `sqlite:${databaseFile}`,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    WABAMETER_DEMO: '0',
-    WABAMETER_ADMIN_TOKEN: ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-    // The Partner API's limit on info/balance (5 per 30 s per client by default) would refuse
-    // all but 5 of the latency requests: raised out of the way, its hook still runs.
-    WABAMETER_BALANCE_RATE_LIMIT: '1000000/1s',
-  };
-}
-
-function nodeArgs(tag: string): string[] {
-  if (!cfg.cpuProf) return [];
-  const dir = join(cfg.dir, 'profiles');
-  mkdirSync(dir, { recursive: true });
-  // One profile per thread (tsx's loader runs in its own): keep Node's naming, pid and thread id.
-  const sub = join(dir, `${tag}-${Date.now()}`);
-  mkdirSync(sub, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${sub}`];
-}
-
-// ---- 1 & 2: ingestion ----------------------------------------------------------------------
-
-interface ServiceRun extends LoadRun {
-  /** Statuses acknowledged with a 200 (warm-up + measured run) and counted in the store afterwards. */
-  acknowledged: number;
-  stored: number;
-  /** Seconds after the load stopped until a balance read answered (the meter caught up). */
-  catchUpSeconds: number;
-  /** Statuses of the measured run / (run + catch-up): what the meter sustains, not just acknowledges. */
-  meteredPerSecond: number;
-}
-
-interface IngestResult {
-  statusesPerBody: number;
-  bodyBytes: number;
-  /** The best round of each (the highest rate: interference only ever slows a run down). */
-  service: ServiceRun;
-  baseline: LoadRun;
-  ratio: number;
-  rounds: { service: ServiceRun; baseline: LoadRun }[];
-}
-
-const PHONE_NUMBER_ID = '106540352242922';
-const WABA_ID = '102290129340398';
-
-function webhookRequests(factory: BodyFactory): autocannon.Request[] {
-  return [{
-    method: 'POST',
-    path: '/webhooks/whatsapp',
-    headers: { 'content-type': 'application/json' },
-    setupRequest: (req) => {
-      req.body = factory.next();
-      return req;
-    },
-  }];
-}
-
-/** The bare Fastify endpoint parsing the same bodies. */
-async function baselineRound(statusesPerBody: number, ts: number, tag: string): Promise<LoadRun> {
-  const bare = await startServer('bare fastify', 'bench/bare-server.ts', { PORT: '0', HOST: '127.0.0.1' });
-  try {
-    const bodies = bodyFactory({ statusesPerBody, phoneNumberId: PHONE_NUMBER_ID, wabaId: WABA_ID, ts, tag });
-    await autocannon({ url: bare.base, connections: cfg.connections, duration: cfg.warmup, requests: webhookRequests(bodies) });
-    return await load(`baseline, ${statusesPerBody}-status bodies`, bare, webhookRequests(bodies),
-      { connections: cfg.connections, duration: cfg.duration, statusesPerRequest: statusesPerBody });
-  } finally {
-    await bare.stop();
-  }
-}
-
-/** The real service on a fresh SQLite file: register a channel over HTTP, then post webhooks. */
-async function serviceRound(statusesPerBody: number, ts: number, tag: string): Promise<ServiceRun> {
-  const tmp = mkdtempSync(join(cfg.dir, 'ingest-'));
-  try {
-    const service = await startServer('wabameter', 'src/main.ts', serviceEnv(join(tmp, 'ingest.db')), nodeArgs(`ingest-${statusesPerBody}`));
-    try {
-      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-      const partner = await expectJson(service.base, 'POST', '/admin/partners', 201, admin, { name: 'Bench partner' });
-      const key = { 'x-api-key': partner.api_key };
-      const client = await expectJson(service.base, 'POST', `/api/v2/partners/${partner.id}/clients`, 201, key,
-        { name: 'Bench client', currency: 'USD', country: 'DE', payment_mode: 'direct', timezone: 'UTC' });
-      await expectJson(service.base, 'POST', `/api/v2/partners/${partner.id}/clients/${client.id}/channels`, 201, key,
-        { phone_number: '+15550783881', phone_number_id: PHONE_NUMBER_ID, waba_id: WABA_ID, app_id: 'bench-app' });
-
-      const day = Math.floor(ts / 86400) * 86400;
-      const balancePath = `/api/v2/partners/${partner.id}/clients/${client.id}/info/balance?granularity=day&start_date=${day - 86400}`;
-      const bodies = bodyFactory({ statusesPerBody, phoneNumberId: PHONE_NUMBER_ID, wabaId: WABA_ID, ts, tag });
-      const warm = await autocannon({ url: service.base, connections: cfg.connections, duration: cfg.warmup, requests: webhookRequests(bodies) });
-      // A balance read answers once the meter has caught up with every acknowledged status
-      // (where acknowledging and metering are decoupled): start the measured run with no backlog.
-      await expectJson(service.base, 'GET', balancePath, 200, key);
-      const run = await load(`wabameter, ${statusesPerBody}-status bodies`, service, webhookRequests(bodies),
-        { connections: cfg.connections, duration: cfg.duration, statusesPerRequest: statusesPerBody });
-      // How long the meter still needs for what was acknowledged: the sustainable rate counts it.
-      const t0 = Date.now();
-      const b = await expectJson(service.base, 'GET', balancePath, 200, key);
-      const catchUpSeconds = (Date.now() - t0) / 1000;
-      // Everything acknowledged must be in the rollup (requests still in flight when the load
-      // generator stopped may have been stored too, so stored ≥ acknowledged).
-      const acknowledged = (warm['2xx'] + run.requestsOk) * statusesPerBody;
-      const stored = (b.usage as { messages_delivered: number }[]).reduce((sum, r) => sum + r.messages_delivered, 0);
-      const meteredPerSecond = (run.requestsOk * statusesPerBody) / (run.seconds + catchUpSeconds);
-      return { ...run, acknowledged, stored, catchUpSeconds, meteredPerSecond };
-    } finally {
-      await service.stop();
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-async function ingestion(statusesPerBody: number): Promise<IngestResult> {
-  const ts = Math.floor(Date.now() / 1000) - 60;
-  const name = `${statusesPerBody}-status bodies`;
-  const rounds: IngestResult['rounds'] = [];
-  for (let round = 1; round <= cfg.rounds; round++) {
-    progress(`${name}, round ${round}/${cfg.rounds}: baseline (bare Fastify, JSON parse only)…`);
-    const baseline = await baselineRound(statusesPerBody, ts, `b${statusesPerBody}r${round}x`);
-    progress(describeLoad(baseline));
-    progress(`${name}, round ${round}/${cfg.rounds}: wabameter (src/main.ts, SQLite WAL synchronous=FULL)…`);
-    const service = await serviceRound(statusesPerBody, ts, `s${statusesPerBody}r${round}x`);
-    progress(describeLoad(service));
-    progress(`${name}: ${fmt(service.acknowledged)} statuses acknowledged, ${fmt(service.stored)} counted in the store${service.stored < service.acknowledged ? '  !! LOST STATUSES' : ''}; meter caught up ${service.catchUpSeconds.toFixed(1)} s after the load stopped → ${fmt(service.meteredPerSecond)} statuses/s metered`);
-    if (service.stored < service.acknowledged) throw new Error('acknowledged statuses are missing from the store');
-    rounds.push({ service, baseline });
-  }
-  const best = <T extends LoadRun>(runs: T[]) => runs.reduce((a, b) => (b.statusesPerSecond > a.statusesPerSecond ? b : a));
-  const service = best(rounds.map((r) => r.service));
-  const baseline = best(rounds.map((r) => r.baseline));
-  const sample = bodyFactory({ statusesPerBody, phoneNumberId: PHONE_NUMBER_ID, wabaId: WABA_ID, ts, tag: 'sample' });
-  return { statusesPerBody, bodyBytes: sample.sampleBytes, service, baseline, ratio: service.statusesPerSecond / baseline.statusesPerSecond, rounds };
-}
-
 // ---- 3: info/balance latency ---------------------------------------------------------------
 
 interface LatencyFigure {
@@ -335,15 +116,28 @@ interface BalanceResult {
   check: { dayRows: number; monthRows: number; units: number };
   /** CPU other processes used during the sequential measurement (share of one core): should be ~0. */
   sequentialOtherCpu: number;
+  /** The service's peak resident set (MiB), just before it was stopped and once it listened. */
+  peakRssMb: { service: number; atStart: number };
+}
+
+const rebuilt = new Set<number>();
+/**
+ * The cached year-long data set of `units` units (phases balance and prefilled share it when their
+ * sizes are equal): BENCH_REBUILD rebuilds it once per run, not once per phase.
+ */
+async function yearDataset(units: number): Promise<Dataset> {
+  const rebuild = cfg.rebuild && !rebuilt.has(units);
+  rebuilt.add(units);
+  return ensureDataset(cfg.dir, { units, channels: 20, days: 365 }, { rebuild });
 }
 
 async function balanceLatency(): Promise<BalanceResult> {
-  const ds = await ensureDataset(cfg.dir, { units: cfg.units, channels: 20, days: 365 }, { rebuild: cfg.rebuild });
+  const ds = await yearDataset(cfg.units);
   // A service meeting a log its meter has not caught up with (e.g. after an upgrade) meters it
   // before it listens: allow for that.
   progress('starting the service on the data set…');
   const startedAt = Date.now();
-  const service = await startServer('wabameter', 'src/main.ts', serviceEnv(ds.file), nodeArgs('balance'), 60 * 60_000);
+  const service = await startServer('wabameter', serviceMain(), serviceEnv(`sqlite:${ds.file}`), nodeArgs('balance'), 60 * 60_000);
   progress(`service listening after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   try {
     const headers = { 'x-api-key': ds.apiKey };
@@ -410,9 +204,26 @@ async function balanceLatency(): Promise<BalanceResult> {
       progress(`${t.label}: p50 ${f.ms.p50.toFixed(2)} ms, p99 ${f.ms.p99.toFixed(2)} ms sequential; ${fmt(loaded.requestsPerSecond)} req/s with ${cfg.loadConnections} connections`);
     }
     const { apiKey: _secret, ...dataset } = ds;
-    return { dataset, figures, check, sequentialOtherCpu };
+    await service.stop();
+    const peakRssMb = { service: service.peakRssMb(), atStart: service.peakRssAtStartMb };
+    progress(`balance: peak RSS ${fmt(peakRssMb.service)} MB (${fmt(peakRssMb.atStart)} MB once listening)`);
+    return { dataset, figures, check, sequentialOtherCpu, peakRssMb };
   } finally {
     await service.stop();
+  }
+}
+
+async function postgresVersion(): Promise<string> {
+  try {
+    const c = new pg.Client({ connectionString: cfg.pgIngestUrl });
+    await c.connect();
+    try {
+      return (await c.query<{ v: string }>("select current_setting('server_version') as v")).rows[0].v;
+    } finally {
+      await c.end();
+    }
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -427,6 +238,11 @@ function selfCheck(): void {
       if (c !== r.country) throw new Error(`recipient ${r.prefix}… resolves to ${c}, expected ${r.country}`);
     }
   }
+}
+
+/** A peak-RSS row: the process's figure (MiB) beside a same-run reference, against the aim. */
+function rssRow(label: string, mb: number, reference: string, referenceMb: number): string[] {
+  return [label, fmt(mb), reference, `${(mb / referenceMb).toFixed(1)}×`, `≤ ${RSS_AIM_MB} MB`, mb <= RSS_AIM_MB ? 'yes' : 'NO'];
 }
 
 function table(rows: string[][]): string {
@@ -445,8 +261,17 @@ async function main(): Promise<void> {
   progress(`machine: ${info.cpus} CPUs (${info.cpuModel}), node ${info.node}, SQLite ${info.sqlite}, fsync p50 ${info.fsyncMs.p50.toFixed(2)} ms; code ${codeLabel}`);
 
   const ingest: IngestResult[] = [];
-  if (cfg.only.has('single')) ingest.push(await ingestion(1));
-  if (cfg.only.has('batch')) ingest.push(await ingestion(100));
+  const prefilled: PrefilledResult[] = [];
+  const prefillDataset = cfg.only.has('prefilled') ? await yearDataset(cfg.prefill) : undefined;
+  for (const [phase, statusesPerBody] of [['single', 1], ['batch', 100]] as const) {
+    // The empty-store rounds serve as single/batch's service runs and as prefilled's baseline.
+    const bare = cfg.only.has(phase);
+    if (!bare && !prefillDataset) continue;
+    const r = await ingestion(statusesPerBody, { bare, prefilled: prefillDataset });
+    if (r.ingest) ingest.push(r.ingest);
+    if (r.prefilled) prefilled.push(r.prefilled);
+  }
+  const pg2 = cfg.only.has('pg2') ? await benchPg2() : undefined;
   const balance = cfg.only.has('balance') ? await balanceLatency() : undefined;
   // Re-pricing after a card change: a month-long data set, in process.
   const reprice = cfg.only.has('reprice') ? await benchReprice(cfg.dir, cfg.units) : undefined;
@@ -476,6 +301,59 @@ async function main(): Promise<void> {
       single ? '≥ 50 % of baseline' : '≥ 50,000/s',
       meteredMet ? 'yes' : 'NO',
     ]);
+    rows.push(rssRow(`  … peak RSS of the service (MB)`, r.peakRssMb.service, `${fmt(r.peakRssMb.baseline)} (bare Fastify)`, r.peakRssMb.baseline));
+  }
+  for (const r of prefilled) {
+    // Aim: no worse than 30 % below the same runs on an empty store.
+    const aim = '≥ 70 % of empty store';
+    rows.push([
+      `ingest on a store holding ${fmt(r.events)} events, ${r.statusesPerBody}-status bodies (statuses/s acknowledged)`,
+      fmt(r.prefilled.statusesPerSecond),
+      `${fmt(r.empty.statusesPerSecond)} (empty store)`,
+      pct(r.ratio),
+      aim,
+      r.ratio >= 0.7 ? 'yes' : 'NO',
+    ]);
+    rows.push([
+      `  … metered (incl. ${r.prefilled.catchUpSeconds.toFixed(1)} s catch-up; empty store ${r.empty.catchUpSeconds.toFixed(1)} s)`,
+      fmt(r.prefilled.meteredPerSecond),
+      `${fmt(r.empty.meteredPerSecond)} (empty store)`,
+      pct(r.meteredRatio),
+      aim,
+      r.meteredRatio >= 0.7 ? 'yes' : 'NO',
+    ]);
+    rows.push(rssRow(`  … peak RSS of the service (MB)`, r.peakRssMb.prefilled, `${fmt(r.peakRssMb.empty)} (empty store)`, r.peakRssMb.empty));
+  }
+  if (pg2) {
+    for (const f of pg2.figures) {
+      const batch = f.statusesPerBody === 100;
+      rows.push([
+        `2 processes on PostgreSQL, ${f.statusesPerBody}-status bodies (statuses/s acknowledged)`,
+        fmt(f.service.statusesPerSecond),
+        fmt(f.baseline.statusesPerSecond),
+        pct(f.ratio),
+        '',
+        '',
+      ]);
+      // Aim for 100-status bodies only; 1-status is reported.
+      rows.push([
+        `  … metered (incl. ${f.service.catchUpSeconds.toFixed(1)} s catch-up)`,
+        fmt(f.service.meteredPerSecond),
+        fmt(f.baseline.statusesPerSecond),
+        pct(f.meteredRatio),
+        batch ? '≥ 20,000/s' : '',
+        batch ? (f.service.meteredPerSecond >= 20_000 ? 'yes' : 'NO') : '',
+      ]);
+    }
+    const [p1, p2] = pg2.peakRssMb.processes;
+    rows.push([
+      '  … peak RSS of process 1 / process 2 (MB)',
+      `${fmt(p1)} / ${fmt(p2)}`,
+      `${fmt(pg2.peakRssMb.baseline)} (bare Fastify)`,
+      `${(Math.max(p1, p2) / pg2.peakRssMb.baseline).toFixed(1)}×`,
+      `≤ ${RSS_AIM_MB} MB`,
+      Math.max(p1, p2) <= RSS_AIM_MB ? 'yes' : 'NO',
+    ]);
   }
   if (balance) {
     const [health, ...queries] = balance.figures;
@@ -492,6 +370,7 @@ async function main(): Promise<void> {
     for (const f of balance.figures) {
       rows.push([`${f.label} under load, ${f.loaded.connections} conns (req/s)`, fmt(f.loaded.requestsPerSecond), '', '', '', '']);
     }
+    rows.push(rssRow(`  … peak RSS of the service (MB)`, balance.peakRssMb.service, `${fmt(balance.peakRssMb.atStart)} (once listening)`, balance.peakRssMb.atStart));
   }
 
   if (reprice) {
@@ -524,9 +403,12 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     code,
     machine: info,
-    settings: { connections: cfg.connections, durationSeconds: cfg.duration, warmupSeconds: cfg.warmup, rounds: cfg.rounds, latencyRequests: cfg.latencyRequests, loadConnections: cfg.loadConnections, loadDurationSeconds: cfg.loadDuration, units: cfg.units },
+    settings: { connections: cfg.connections, durationSeconds: cfg.duration, warmupSeconds: cfg.warmup, rounds: cfg.rounds, latencyRequests: cfg.latencyRequests, loadConnections: cfg.loadConnections, loadDurationSeconds: cfg.loadDuration, units: cfg.units, prefill: cfg.prefill },
     ingestion: ingest,
+    prefilled,
+    pg2,
     balance,
+    rssAimMb: RSS_AIM_MB,
     reprice,
     parse,
     reads,
@@ -539,6 +421,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`wabameter benchmark (${codeLabel}) — ${info.cpus} CPUs, node ${info.node}, SQLite ${info.sqlite} (WAL, synchronous=FULL), fsync p50 ${info.fsyncMs.p50.toFixed(2)} ms`);
   console.log(`load: autocannon, ${cfg.connections} connections, ${cfg.duration} s after ${cfg.warmup} s warm-up, best of ${cfg.rounds} rounds; latency: ${fmt(cfg.latencyRequests)} sequential requests per query${balance ? `, data set ${fmt(balance.dataset.units)} units / 20 channels / 365 days` : ''}`);
+  if (pg2) console.log(`pg2: two processes on ${pg2.database} (PostgreSQL ${await postgresVersion()}), each loaded with ${Math.floor(cfg.connections / 2)} connections; the PostgreSQL server's CPU counts as "other"`);
+  console.log(`peak RSS: VmHWM of each service process (projector thread included), MiB`);
   console.log('');
   console.log(table(rows));
   console.log('');
