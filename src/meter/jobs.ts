@@ -17,7 +17,7 @@
  * Until a client's jobs are done its usage is partly recomputed, so reads of that client wait
  * for them (with the read bound).
  */
-import { countEventsOfPhone, eventsOfPhone, type Executor } from '../store/meter-store.ts';
+import { countEventsOfPhone, eventsOfPhone, lastSeq, type Executor } from '../store/meter-store.ts';
 import type { MeterJobsTable } from '../store/schema.ts';
 import { applyEvents, remeterSlice, repriceSlice, REPRICE_START, statusFromEvent, type MeterDeps, type RepricePosition } from './meter.ts';
 
@@ -29,7 +29,7 @@ export type JobKind = MeterJobsTable['kind'];
  */
 export const SLICE = { replay: 1_000, remeter: 1_000, reprice: 2_000 } as const;
 
-const START: Record<JobKind, string> = { replay: '0', remeter: '', reprice: JSON.stringify(REPRICE_START) };
+const START: Record<JobKind, string> = { replay: '0', remeter: '0', reprice: JSON.stringify(REPRICE_START) };
 
 export interface JobRequest {
   kind: JobKind;
@@ -37,7 +37,7 @@ export interface JobRequest {
   phoneNumberId: string;
   /** Whose reads wait for the job; null for re-pricing. */
   clientId: string | null;
-  /** replay: the last event to apply. */
+  /** replay: the last event to apply; remeter: the last event whose message to re-derive (default: the log's end). */
   uptoSeq?: number;
 }
 
@@ -45,7 +45,8 @@ export interface JobRequest {
 export async function enqueueJobs(trx: Executor, jobs: JobRequest[], now: number): Promise<void> {
   for (const j of jobs) {
     const position = START[j.kind];
-    const upto = j.uptoSeq ?? null;
+    // Re-metering covers the log as it is now; what comes later is metered with the change made.
+    const upto = j.uptoSeq ?? (j.kind === 'remeter' ? await lastSeq(trx) : null);
     await trx.insertInto('meter_jobs')
       .values({ kind: j.kind, phone_number_id: j.phoneNumberId, client_id: j.clientId, position, upto_seq: upto, created_at: now })
       .onConflict((oc) => oc.columns(['kind', 'phone_number_id']).doUpdateSet({ position, upto_seq: upto, client_id: j.clientId }))
@@ -96,7 +97,7 @@ async function advance(trx: Executor, job: { kind: JobKind; phone_number_id: str
       return events.length < limit ? null : String(events[events.length - 1].seq);
     }
     case 'remeter':
-      return remeterSlice(trx, job.phone_number_id, job.position, deps, limit);
+      return remeterSlice(trx, job.phone_number_id, Number(job.position), Number(job.upto_seq ?? 0), deps, limit);
     case 'reprice': {
       const next = await repriceSlice(trx, deps, JSON.parse(job.position) as RepricePosition, limit);
       return next == null ? null : JSON.stringify(next);

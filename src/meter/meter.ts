@@ -27,7 +27,7 @@ import {
   conversationKey,
   loadConversations,
   loadMessages,
-  messagesOfPhone,
+  eventsOfPhone,
   rankAt,
   rankFromEnd,
   rankGroupStates,
@@ -277,18 +277,22 @@ export async function repriceSlice(db: Executor, deps: MeterDeps, pos: RepricePo
 }
 
 /**
- * Re-derives the units of a slice of one phone number's messages from their stored state (in
- * message-key order, after `afterKey`): after a client's business portfolio (who its volume tiers
- * accrue with) or its authentication-international eligibility changed. Conversations depend on
- * neither. Returns the last key done, or null when the phone number has no more messages.
+ * Re-derives the units of one phone number's messages from their stored state, a slice of its
+ * events at a time (the log's `(phone_number_id, seq)` index, after `afterSeq`, up to `uptoSeq`):
+ * after a client's business portfolio (who its volume tiers accrue with) or its
+ * authentication-international eligibility changed. Conversations depend on neither. A message
+ * with statuses in several slices is re-derived in each, which changes nothing after the first:
+ * walking the log spares the messages table an index by phone number on the hot path. Returns the
+ * last event done, or null when the phone number has no more.
  */
-export async function remeterSlice(db: Executor, phone: string, afterKey: string, deps: MeterDeps, limit: number): Promise<string | null> {
+export async function remeterSlice(db: Executor, phone: string, afterSeq: number, uptoSeq: number, deps: MeterDeps, limit: number): Promise<string | null> {
   const ch = deps.channelOf(phone);
   if (!ch) return null;
-  const rows = await messagesOfPhone(db, phone, afterKey, limit);
-  if (rows.length === 0) return null;
+  const events = await eventsOfPhone(db, phone, afterSeq, uptoSeq, limit);
+  if (events.length === 0) return null;
+  const rows = await loadMessages(db, [...new Set(events.map((e) => e.message_key))]);
   const touched = new Map<string, Touched<MessageRow>>();
-  for (const before of rows) {
+  for (const before of rows.values()) {
     const state = messageFromRow(before);
     const rank = messageRole(state, ch.timeZone) === 'message' ? pmpMessageUnit(state, pmpContext(ch, deps))?.rank ?? null : null;
     const row = { ...before };
@@ -297,7 +301,7 @@ export async function remeterSlice(db: Executor, phone: string, afterKey: string
   }
   await rerank(db, 'messages', touched, deps, () => saveMessages(db, [...touched.values()].map((t) => t.row)));
   await applyUnits(db, touched, new Map(), deps, new Ledger(deps.books, deps.channelOf));
-  return rows[rows.length - 1].message_key;
+  return events.length < limit ? null : String(events[events.length - 1].seq);
 }
 
 /** A status as the log keeps it, back in the meter's terms. */

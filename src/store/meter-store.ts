@@ -81,13 +81,6 @@ export async function loadMessages(db: Executor, keys: string[]): Promise<Map<st
   return out;
 }
 
-/** A phone number's messages in key order after `afterKey` (keyset pagination for re-metering). */
-export async function messagesOfPhone(db: Executor, phoneNumberId: string, afterKey: string, limit: number): Promise<MessageRow[]> {
-  return db.selectFrom('messages').selectAll()
-    .where('phone_number_id', '=', phoneNumberId).where('message_key', '>', afterKey)
-    .orderBy('message_key').limit(limit).execute();
-}
-
 const UNIT_COLUMNS = [
   'unit_day', 'unit_category', 'unit_free', 'unit_local_day', 'unit_market', 'unit_tier',
   'rank_group', 'rank_time', 'rank_key', 'rank_slot',

@@ -411,7 +411,19 @@ const rankBoundaries: Migration = async (db, dialect) => {
   }
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths, rankBoundaries];
+/**
+ * 11: re-metering walks a phone number's events (the log's `(phone_number_id, seq)` index) instead
+ * of its messages, so every message saved no longer writes an index entry by phone number and
+ * random key. Pending re-metering jobs start again from the log's beginning, up to its end now
+ * (re-deriving a message twice changes nothing).
+ */
+const remeterByEvents: Migration = async (db) => {
+  await db.schema.dropIndex('messages_phone_key').ifExists().execute();
+  const last = await db.selectFrom('status_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+  await db.updateTable('meter_jobs').set({ position: '0', upto_seq: Number(last?.m ?? 0) }).where('kind', '=', 'remeter').execute();
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths, rankBoundaries, remeterByEvents];
 
 /** The store's schema version: how many migrations it has (0 for an empty store). */
 export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {
