@@ -441,7 +441,8 @@ async function reconcileGroup<R extends MessageRow | ConversationRow>(
   const keyOf = table === 'messages'
     ? (r: R) => (r as MessageRow).message_key
     : (r: R) => conversationKey(r.phone_number_id, (r as ConversationRow).conv_id);
-  const slotOf = (r: RankColumns) => positions.filter((p) => r.rank_time! > p.rank_time || (r.rank_time === p.rank_time && r.rank_key! >= p.rank_key)).length;
+  // A row's slot: how many boundary rows it is at or after.
+  const slotOf = (r: RankColumns) => positions.filter((p) => !precedes({ rank_time: r.rank_time!, rank_key: r.rank_key! }, p)).length;
   // The batch's own rows are placed directly (the mismatch search covers only where boundaries moved).
   if (moved) for (const t of touched.values()) if (t.row.rank_group === group) t.row.rank_slot = slotOf(t.row);
   for (const row of mismatched) {
@@ -463,7 +464,8 @@ function usableBoundaries(change: GroupChange, ranks: number[]): boolean {
   return s != null && sameRanks(s.ranks, ranks) && s.at.length === ranks.filter((r) => r < change.before).length;
 }
 
-const before = (a: RankPosition, b: RankPosition) => a.rank_time < b.rank_time || (a.rank_time === b.rank_time && a.rank_key < b.rank_key);
+/** a comes before b in a group's (rank_time, rank_key) order. */
+const precedes = (a: RankPosition, b: RankPosition) => a.rank_time < b.rank_time || (a.rank_time === b.rank_time && a.rank_key < b.rank_key);
 
 /**
  * Where each boundary is after the batch, found from where it was: a boundary row b at rank r has
@@ -483,7 +485,7 @@ async function moveBoundaries<R extends MessageRow | ConversationRow>(
     if (was?.rank_group === group) removed.push({ rank_time: Number(was.rank_time), rank_key: was.rank_key! });
     if (row.rank_group === group) added.push({ rank_time: Number(row.rank_time), rank_key: row.rank_key! });
   }
-  const countBefore = (list: RankPosition[], b: RankPosition) => list.reduce((n, p) => n + (before(p, b) ? 1 : 0), 0);
+  const countBefore = (list: RankPosition[], b: RankPosition) => list.reduce((n, p) => n + (precedes(p, b) ? 1 : 0), 0);
   const old = change.stored!.at;
   const positions: RankPosition[] = [];
   const ranges: RankRange[] = [];
@@ -494,7 +496,7 @@ async function moveBoundaries<R extends MessageRow | ConversationRow>(
     if (b) {
       const q = r + countBefore(added, b) - countBefore(removed, b);
       p = q > r ? await rankStep(db, table, group, b, 'before', q - r - 1) : await rankStep(db, table, group, b, 'from', r - q);
-      if (p && (p.rank_time !== b.rank_time || p.rank_key !== b.rank_key)) ranges.push(before(p, b) ? { from: p, to: b } : { from: b, to: p });
+      if (p && (p.rank_time !== b.rank_time || p.rank_key !== b.rank_key)) ranges.push(precedes(p, b) ? { from: p, to: b } : { from: b, to: p });
     } else {
       // A boundary the group reached in this batch: near its end.
       p = await rankFromEnd(db, table, group, change.after - 1 - r);
