@@ -35,7 +35,8 @@ export async function createServices(opts: {
   /** Token lifetimes; `nowMs` is the auth clock in milliseconds (tests move it). */
   auth?: Partial<AuthSettings> & { nowMs?: () => number };
 }) {
-  const store = await openStore(opts.databaseUrl);
+  // With the meter in its thread, that thread's connection checkpoints SQLite's log, not this one.
+  const store = await openStore(opts.databaseUrl, { checkpoints: opts.projector !== 'thread' });
   const rates = opts.rates ?? loadDefaultRateBook();
   const clock = opts.now ?? (() => Math.floor(Date.now() / 1000));
   // A card or tier change re-prices everything: a job, recorded in the change's own transaction.

@@ -53,7 +53,7 @@ const MIN_SLICE_SCALE = 0.02;
  * (store/database.ts): without it back-to-back slices retake the lock before a waiting webhook
  * thread looks again, and its appends wait for several slices instead of at most one.
  */
-const JOB_GAP_MS = 10;
+const JOB_GAP_MS = 5;
 
 const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 27);
 

@@ -23,6 +23,12 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 /** How long SQLite waits for its write lock before a transaction fails (the other thread's commit). */
 const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How often a transaction that found the write lock taken tries again. Short: the other thread's
+ * transactions take a few milliseconds, and each millisecond waited past their end is one the
+ * group commit (and every webhook in it) waits for nothing; a failed try costs microseconds.
+ */
+const LOCK_RETRY_MS = 1;
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -30,9 +36,19 @@ export function isPostgresUrl(url: string): boolean {
 
 /**
  * `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL.
- * Migrates the schema forward unless `migrate: false` (the `migrate` command does it itself).
+ * Migrates the schema forward unless `migrate: false`.
  */
-export async function openStore(url: string, opts: { migrate?: boolean } = {}): Promise<Store> {
+export interface OpenStoreOptions {
+  /** false: the schema is left as it is (the `migrate` command migrates itself). */
+  migrate?: boolean;
+  /**
+   * SQLite: false leaves the write-ahead log's checkpoints to another connection of the process
+   * (the projector's thread), so this one never copies the log into the database inside a commit.
+   */
+  checkpoints?: boolean;
+}
+
+export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const migrating = opts.migrate ?? true;
   if (isPostgresUrl(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -50,6 +66,9 @@ export async function openStore(url: string, opts: { migrate?: boolean } = {}): 
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // A checkpoint runs inside whichever commit crosses the threshold and can take tens of
+  // milliseconds; on the thread that acknowledges webhooks it would stall every request.
+  if (opts.checkpoints === false) sqlite.pragma('wal_autocheckpoint = 0');
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
   if (migrating) await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
@@ -99,13 +118,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
       await connection.executeQuery(CompiledQuery.raw('pragma busy_timeout = 0'));
       try {
         const deadline = Date.now() + BUSY_TIMEOUT_MS;
-        for (let wait = 1; ; wait = Math.min(wait * 2, 8)) {
+        for (;;) {
           try {
             await connection.executeQuery(CompiledQuery.raw('begin immediate'));
             return;
           } catch (err) {
             if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
-            await new Promise((r) => setTimeout(r, wait));
+            await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
           }
         }
       } finally {

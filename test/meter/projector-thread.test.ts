@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { buildApp } from '../../src/api/app.ts';
 import { createServices } from '../../src/services.ts';
 import { ADMIN_TOKEN, addChannel, at, balance, DIALECTS, envelope, freshStore, postWebhook, seedTenant, status, TEST_BALANCE_RATE_LIMIT } from '../helpers.ts';
@@ -64,3 +65,19 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+test("with the meter in its thread, SQLite's log is checkpointed by that thread's connection, never inside the webhook thread's commits [sqlite]", async () => {
+  const store = await freshStore('sqlite');
+  const threaded = await createServices({ databaseUrl: store.url, projector: 'thread' });
+  const inline = await createServices({ databaseUrl: store.url, projector: 'inline' });
+  try {
+    const autocheckpoint = async (s: typeof threaded) => Number((await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(s.store.db)).rows[0].wal_autocheckpoint);
+    assert.equal(await autocheckpoint(threaded), 0);
+    // The worker opens the store as an inline service does: with SQLite's default checkpoints.
+    assert.equal(await autocheckpoint(inline), 1000);
+  } finally {
+    await threaded.close();
+    await inline.close();
+    await store.cleanup();
+  }
+});
