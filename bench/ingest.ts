@@ -157,7 +157,7 @@ export async function ingestion(statusesPerBody: number, parts: { bare: boolean;
       baseline = await baselineRound(statusesPerBody, ts, `b${statusesPerBody}r${round}x`);
       progress(describeLoad(baseline));
     }
-    progress(`${name}, round ${round}/${cfg.rounds}: wabameter (src/main.ts, SQLite WAL synchronous=FULL), empty store…`);
+    progress(`${name}, round ${round}/${cfg.rounds}: wabameter (production build, SQLite WAL synchronous=FULL), empty store…`);
     const { run: empty } = await serviceRound(statusesPerBody, ts, `s${statusesPerBody}r${round}x`);
     checkRun(name, empty);
     let prefilled: ServiceRun | undefined;
