@@ -15,7 +15,10 @@
  * Measured (sequential requests over HTTP, one in flight, interleaved blocks, after a warm-up), on
  * each store:
  *   - `…/channels/{busy}/info/usage` for the month at half_hour, day and month granularity
- *     (aim p99 ≤ 200 ms);
+ *     (aim p99 ≤ 200 ms): without Accept-Encoding (the JSON as it is), and as HTTP clients ask by
+ *     default — `gzip, deflate, br` (axios; answered br) and, at half_hour, `gzip, deflate` (python
+ *     requests, Node's fetch; answered gzip) — timed until the last byte of the compressed body
+ *     (inflating it is the client's: ~10–20 ms for the 15 MB answer, not counted);
  *   - `…/clients/{id}/info/balance?granularity=day` over the month and over the year, with an
  *     `app_ids` filter keeping 19 of the 20 channels and without one (aim p99 ≤ 10 ms on SQLite,
  *     ≤ 20 ms on PostgreSQL);
@@ -23,14 +26,18 @@
  * Each figure stops at BENCH_READS_REQUESTS requests (300) or BENCH_READS_BUDGET seconds (10) of
  * measured time, whichever comes first. The answers are checked against the generated counts, and
  * SQLite's and PostgreSQL's answers must be identical (their digests are printed, so runs before
- * and after a change can be compared too). Then each answer is measured once more, sent by a bare
- * Fastify route that only serializes it: the floor under the figure (a month of half hours is a
- * 15 MB answer, which costs its serialization and its writing whatever the store does).
+ * and after a change can be compared too; a compressed answer must inflate to the plain one's
+ * bytes). Then each plain answer is measured once more, sent by a bare Fastify route that only
+ * serializes it with JSON.stringify: the floor under the figure as it was before the service wrote
+ * that JSON itself (a month of half hours is a 15 MB answer); and, for info/usage, its bytes
+ * prebuilt, sent by a bare route: what sending the answer costs, whatever makes it.
  * BENCH_READS_STORES (sqlite,postgres) picks the stores.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
 import { createServices } from '../src/services.ts';
 import { status } from '../test/helpers.ts';
@@ -397,6 +404,30 @@ async function measure(server: Server, source: Source, groups: Target[][], opts:
 
 const HEALTHZ: Target = { label: 'GET /healthz (baseline)', path: '/healthz', headers: {} };
 
+/**
+ * How the usage reads are asked for: the label's suffix, the Accept-Encoding sent (none: the JSON
+ * as it is) and the Content-Encoding expected back.
+ */
+const USAGE_ENCODINGS = [
+  { suffix: '', accept: undefined, expect: undefined },
+  { suffix: ', gzip', accept: 'gzip, deflate', expect: 'gzip' }, // python requests, Node's fetch
+  { suffix: ', br', accept: 'gzip, deflate, br', expect: 'br' }, // axios
+] as const;
+
+/** One GET's status, headers and raw body (not inflated). */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http.get(new URL(path, base), { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+const INFLATE: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, br: brotliDecompressSync, deflate: inflateSync };
+
 async function measureStore(ds: ReadsDataset, opts: { requests: number; budgetSeconds: number; quietWait: number }): Promise<{ figures: ReadFigure[]; otherCpu: number; answers: Map<string, unknown> }> {
   log(`[${ds.dialect}] starting the service…`);
   const service: Server = await startServer('wabameter', 'src/main.ts', serviceEnv(ds.databaseUrl), [], 30 * 60_000);
@@ -417,22 +448,38 @@ async function measureStore(ds: ReadsDataset, opts: { requests: number; budgetSe
       { label: `info/balance, day, ${span}, no filter`, path: `${balance}?granularity=day&${range}`, headers, aimMs: balanceAim, digest: (b: any) => b.usage, check: quantity(all) },
       { label: `info/balance, day, ${span}, app_ids 19 of 20`, path: `${balance}?granularity=day&${range}&${kept}`, headers, aimMs: balanceAim, digest: (b: any) => b.usage, check: quantity(all - last) },
     ]);
-    const usageReads: Target[] = (['half_hour', 'day', 'month'] as const).map((g) => ({
-      label: `info/usage, ${g}, 1 month`, path: `${usage}?granularity=${g}&${month}`, headers, aimMs: usageAim, digest: (b: any) => b,
-      check: (b: any) => {
-        const volume = (b.pricing_analytics.data[0].data_points as { volume: number }[]).reduce((sum, d) => sum + d.volume, 0);
-        if (volume !== ds.expected.busyInMonth) throw new Error(`info/usage ${g}: volume ${volume}, expected ${ds.expected.busyInMonth}`);
-      },
-    }));
+    const usageReads: (Target & { plain: string; expect?: string })[] = (['half_hour', 'day', 'month'] as const).flatMap((g) => USAGE_ENCODINGS
+      .filter((e) => e.suffix !== ', gzip' || g === 'half_hour')
+      .map((e) => ({
+        label: `info/usage, ${g}, 1 month${e.suffix}`, plain: `info/usage, ${g}, 1 month`, expect: e.expect,
+        path: `${usage}?granularity=${g}&${month}`, headers: e.accept ? { ...headers, 'accept-encoding': e.accept } : headers, aimMs: usageAim, digest: (b: any) => b,
+        check: (b: any) => {
+          const volume = (b.pricing_analytics.data[0].data_points as { volume: number }[]).reduce((sum, d) => sum + d.volume, 0);
+          if (volume !== ds.expected.busyInMonth) throw new Error(`info/usage ${g}: volume ${volume}, expected ${ds.expected.busyInMonth}`);
+        },
+      })));
 
     // Check every answer once (the meter has caught up before the first answer is sent).
     const digests = new Map<string, string>();
     const answers = new Map<string, unknown>();
-    for (const t of [...balanceReads, ...usageReads]) {
+    const plainBytes = new Map<string, Buffer>();
+    for (const t of balanceReads) {
       const body = await expectJson(service.base, 'GET', t.path, 200, t.headers);
       t.check?.(body);
       digests.set(t.label, digestOf(t.digest!(body)));
       answers.set(t.label, body);
+    }
+    for (const t of usageReads) {
+      const r = await rawGet(service.base, t.path, t.headers);
+      if (r.status !== 200) throw new Error(`GET ${t.path}: expected 200, got ${r.status}: ${r.body.toString('utf8', 0, 500)}`);
+      if (r.headers['content-encoding'] !== t.expect) throw new Error(`${t.label}: Content-Encoding ${r.headers['content-encoding']}, expected ${t.expect ?? 'none'}`);
+      const bytes = t.expect ? INFLATE[t.expect](r.body) : r.body;
+      if (t.label === t.plain) plainBytes.set(t.plain, bytes);
+      else if (!bytes.equals(plainBytes.get(t.plain)!)) throw new Error(`${t.label}: the inflated answer differs from the plain one`);
+      const body = JSON.parse(bytes.toString('utf8'));
+      t.check?.(body);
+      digests.set(t.label, digestOf(t.digest!(body)));
+      if (t.label === t.plain) answers.set(t.label, body);
     }
     const r = await measure(service, ds.dialect, [[HEALTHZ, ...balanceReads], usageReads], opts);
     for (const f of r.figures) {
@@ -449,7 +496,9 @@ async function measureStore(ds: ReadsDataset, opts: { requests: number; budgetSe
 /**
  * The floor under each read: the same answer (as the service sent it, parsed) sent by a bare
  * Fastify route that only serializes it (JSON.stringify, as the service's serializer). What is above
- * it is the store and the service; what is below it is Node, Fastify and the answer's size.
+ * it is the store and the service; what is below it is Node, Fastify and the answer's size. For
+ * info/usage, whose JSON the service writes itself, also its bytes prebuilt (`…, bytes`): what
+ * sending them costs.
  */
 async function measureBare(dir: string, answers: Map<string, unknown>, opts: { requests: number; budgetSeconds: number; quietWait: number }): Promise<{ figures: ReadFigure[]; otherCpu: number }> {
   const file = join(dir, `reads-answers-${process.pid}.json`);
@@ -458,7 +507,9 @@ async function measureBare(dir: string, answers: Map<string, unknown>, opts: { r
   try {
     const labels = [...answers.keys()];
     const target = (label: string): Target => ({ label, path: `/answer/${labels.indexOf(label)}`, headers: {} });
-    const r = await measure(bare, 'bare', [[HEALTHZ, ...labels.filter((l) => !l.startsWith('info/usage')).map(target)], labels.filter((l) => l.startsWith('info/usage')).map(target)], opts);
+    const bytes = (label: string): Target => ({ label: `${label}, bytes`, path: `/bytes/${labels.indexOf(label)}`, headers: {} });
+    const usage = labels.filter((l) => l.startsWith('info/usage'));
+    const r = await measure(bare, 'bare', [[HEALTHZ, ...labels.filter((l) => !l.startsWith('info/usage')).map(target)], [...usage.map(target), ...usage.map(bytes)]], opts);
     for (const f of r.figures) log(`[bare] ${f.label}: p50 ${f.ms.p50.toFixed(2)} ms, p99 ${f.ms.p99.toFixed(2)} ms (${f.requests} requests, ${(f.responseBytes / 1e3).toFixed(0)} KB)`);
     return r;
   } finally {
@@ -518,6 +569,8 @@ export async function benchReads(opts: { dir: string; rebuild?: boolean; quietWa
     ]);
     const floor = figures.find((g) => g.source === 'bare' && g.label === f.label);
     if (floor) rows.push([`  … the same answer from a bare Fastify route (floor)`, ms(floor), '', `${(f.ms.p99 / floor.ms.p99).toFixed(1)}×`, '', '']);
+    const sent = figures.find((g) => g.source === 'bare' && g.label === `${f.label}, bytes`);
+    if (sent) rows.push([`  … its bytes, prebuilt, from a bare Fastify route`, ms(sent), '', `${(f.ms.p99 / sent.ms.p99).toFixed(1)}×`, '', '']);
   }
   return {
     datasets: datasets.map(({ apiKey: _k, databaseUrl: _u, ...d }) => d),
@@ -532,10 +585,12 @@ export async function benchReads(opts: { dir: string; rebuild?: boolean; quietWa
 async function serveAnswers(file: string): Promise<void> {
   const { default: Fastify } = await import('fastify');
   const answers = (JSON.parse(readFileSync(file, 'utf8')) as [string, unknown][]).map(([, body]) => body);
+  const bytes = answers.map((body) => Buffer.from(JSON.stringify(body)));
   const app = Fastify({ logger: false });
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get<{ Params: { n: string } }>('/answer/:n', async (request) => answers[Number(request.params.n)]);
+  app.get<{ Params: { n: string } }>('/bytes/:n', async (request, reply) => reply.type('application/json; charset=utf-8').send(bytes[Number(request.params.n)]));
   await app.listen({ port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

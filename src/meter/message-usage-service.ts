@@ -13,6 +13,10 @@
  *
  * Buckets are UTC, like `…/info/balance`: half hours and days as stored; months are the sums of
  * their days. A bucket is reported when it overlaps [start, end] and holds messages.
+ *
+ * An answer is made as columns of numbers (`PricingAnalyticsColumns`: a month of half hours is
+ * ~88,000 data points) and written as JSON bytes (`pricingAnalyticsJson`), which the route sends;
+ * `pricingAnalytics` is the same answer as objects.
  */
 import { utcDayStart, utcMonthStart } from '../billing/calendar.ts';
 import { canonicalCategory, type UsageCategory } from '../billing/categories.ts';
@@ -99,124 +103,346 @@ export function createMessageUsageService(deps: { store: Store; books: PriceBook
     return t ? tierLabel(t) : '0:MAX';
   }
 
+  /** The answer of a query, as columns (see `PricingAnalyticsColumns`). */
+  async function pricingAnalyticsColumns(client: Client, channel: Channel, q: MessageUsageQuery): Promise<PricingAnalyticsColumns> {
+    const { from, to } = bucketRange(q.granularity, q.start, q.end);
+    const halfHours = q.granularity === 'half_hour';
+    const fromDay = utcDayStart(from);
+    // The day groups (with the day counts, and each month the sum of its days) and their charge
+    // groups' rates; for half hours, their counts, which name their day group. One snapshot: a
+    // read-only transaction (repeatable read on PostgreSQL; SQLite's is one snapshot anyway).
+    const { days, halfHourCounts } = await deps.store.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+      .execute(async (trx) => ({
+        days: await messageUsageDays(trx, channel.phone_number_id, fromDay, to, q.countries),
+        halfHourCounts: halfHours ? await messageUsageHalfHours({ db: trx, dialect: deps.store.dialect }, channel.phone_number_id, from, to) : null,
+      }));
+
+    // What each group is reported as: a country, and a category, type and tier worked out once
+    // per distinct key (a handful per answer, however many days).
+    const labelOf = new Map<string, Label>();
+    const labels: Label[] = [];
+    const countries = new Map<string, Country>();
+    const groups = new Map<number, Group>();
+    for (const d of days) {
+      const charged = d.free === '';
+      const month = d.local_day.slice(0, 7);
+      const lk = JSON.stringify([d.category, d.raw_category, d.free, d.free_type, ...(charged ? [d.market, month, d.tier] : [])]);
+      let label = labelOf.get(lk);
+      if (!label) {
+        const category = d.category as UsageCategory;
+        const pricing_category = pricingCategory(category, d.raw_category || null);
+        const pricing_type = pricingType(d.free || null, d.free_type || null);
+        const tier = charged ? tierOf(client.currency, category, d.market || null, month || null, Number(d.tier)) : undefined;
+        label = labels.find((l) => l.pricing_category === pricing_category && l.pricing_type === pricing_type && l.tier === tier);
+        if (!label) labels.push((label = { pricing_category, pricing_type, tier, rank: 0 }));
+        labelOf.set(lk, label);
+      }
+      let country = countries.get(d.country);
+      if (!country) countries.set(d.country, (country = { code: d.country, rank: 0 }));
+      const rate = d.rate == null ? null : Number(d.rate);
+      groups.set(Number(d.id), { day: Number(d.day), volume: Number(d.volume), country, label, charged, rate, order: 0 });
+    }
+
+    // Order: start, country (unknown last), category, type, tier (none last), as Meta's. A data
+    // point's place is one number: its bucket's index, then its country's and label's ranks.
+    const cmp = (a: string | undefined, b: string | undefined) => (a === b ? 0 : a === undefined ? 1 : b === undefined ? -1 : a < b ? -1 : 1);
+    const byRank = [...countries.values()].sort((a, b) => cmp(a.code || undefined, b.code || undefined));
+    byRank.forEach((c, i) => { c.rank = i; });
+    const labelsByRank = [...labels].sort((a, b) => cmp(a.pricing_category, b.pricing_category) || cmp(a.pricing_type, b.pricing_type) || cmp(a.tier, b.tier));
+    labelsByRank.forEach((l, i) => { l.rank = i; });
+    const perBucket = countries.size * labels.length;
+    for (const g of groups.values()) g.order = g.country.rank * labels.length + g.label.rank;
+    // A data point's `kind` is its group's order: what it is reported as.
+    const phone = channel.phone_number.replace(/\D/g, '');
+    const kinds: PricingKind[] = byRank.flatMap((c) => labelsByRank.map((l) => ({
+      ...(c.code ? { country: c.code } : {}),
+      pricing_category: l.pricing_category,
+      pricing_type: l.pricing_type,
+      ...(l.tier !== undefined ? { tier: l.tier } : {}),
+      phone_number: phone,
+    })));
+
+    // The counts summed into data points, kept as columns: a month of half hours is ~90,000 of
+    // them, and an object each costs more than the rest of the answer. A data point's place in the
+    // answer is one number, its bucket's index then its group's order; where the range spans few
+    // enough places a point is found through an array indexed by it (whose order is the answer's),
+    // else through a map whose keys are sorted.
+    const size = halfHours ? HALF_HOUR : DAY;
+    const origin = halfHours ? from : fromDay;
+    const places = Math.ceil((to - origin) / size) * perBucket;
+    const dense = places <= 2_000_000;
+    const slots = new Int32Array(dense ? places : 0); // a point's index + 1; 0: none yet
+    const byPlace = new Map<number, number>();
+    const points = new PointColumns(Math.min(places, 4096));
+    const add = (bucket: number, g: Group, count: number) => {
+      const at = ((bucket - origin) / size) * perBucket + g.order;
+      let i = dense ? slots[at] - 1 : (byPlace.get(at) ?? -1);
+      if (i < 0) {
+        i = points.add(bucket, g.order);
+        if (dense) slots[at] = i + 1;
+        else byPlace.set(at, i);
+      }
+      points.volume[i] += count;
+      if (!g.charged) return;
+      // The sum of the messages' rates: volume × their charge group's rate (integer micros).
+      if (g.rate != null) points.micros[i] += count * g.rate;
+      else points.unpriced[i] += count;
+    };
+    if (halfHourCounts) {
+      halfHourCounts.each((bucket, keyId, count) => {
+        const g = groups.get(keyId);
+        if (g) add(bucket, g, count); // else: a group of another country than those asked for
+      });
+    } else {
+      const monthOf = new Map<number, number>();
+      for (const g of groups.values()) {
+        if (g.volume <= 0) continue; // a group every message has left
+        let bucket = g.day;
+        if (q.granularity === 'month') {
+          const m = monthOf.get(g.day);
+          if (m === undefined) monthOf.set(g.day, (bucket = utcMonthStart(g.day)));
+          else bucket = m;
+        }
+        add(bucket, g, g.volume);
+      }
+    }
+
+    // The columns in the answer's order, with each bucket's end.
+    const order = new Int32Array(points.length);
+    let n = 0;
+    if (dense) for (let at = 0; at < slots.length; at++) { if (slots[at] !== 0) order[n++] = slots[at] - 1; }
+    else for (const at of Float64Array.from(byPlace.keys()).sort()) order[n++] = byPlace.get(at)!;
+    const out: PricingAnalyticsColumns = {
+      id: channel.waba_id, currency: client.currency, granularity: q.granularity, kinds, length: n,
+      start: new Float64Array(n), end: new Float64Array(n), volume: new Float64Array(n), micros: new Float64Array(n), unpriced: new Float64Array(n), kind: new Int32Array(n),
+    };
+    let lastStart = NaN;
+    let lastEnd = NaN;
+    for (let j = 0; j < n; j++) {
+      const i = order[j];
+      const bucket = points.start[i];
+      // In order, a bucket's points are together: its end worked out once.
+      if (bucket !== lastStart) lastEnd = bucketEnd(q.granularity, (lastStart = bucket));
+      out.start[j] = bucket;
+      out.end[j] = lastEnd;
+      out.volume[j] = points.volume[i];
+      out.micros[j] = points.micros[i];
+      out.unpriced[j] = points.unpriced[i];
+      out.kind[j] = points.kind[i];
+    }
+    return out;
+  }
+
   return {
+    /** The answer as objects (what `pricingAnalyticsJson` writes as text). */
     async pricingAnalytics(client: Client, channel: Channel, q: MessageUsageQuery) {
-      const { from, to } = bucketRange(q.granularity, q.start, q.end);
-      const halfHours = q.granularity === 'half_hour';
-      const fromDay = utcDayStart(from);
-      // The day groups (with the day counts, and each month the sum of its days) and their charge
-      // groups' rates; for half hours, their counts, which name their day group. One snapshot: a
-      // read-only transaction (repeatable read on PostgreSQL; SQLite's is one snapshot anyway).
-      const { days, halfHourCounts } = await deps.store.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
-        .execute(async (trx) => ({
-          days: await messageUsageDays(trx, channel.phone_number_id, fromDay, to, q.countries),
-          halfHourCounts: halfHours ? await messageUsageHalfHours({ db: trx, dialect: deps.store.dialect }, channel.phone_number_id, from, to) : null,
-        }));
-
-      // What each group is reported as: a country, and a category, type and tier worked out once
-      // per distinct key (a handful per answer, however many days).
-      const labelOf = new Map<string, Label>();
-      const labels: Label[] = [];
-      const countries = new Map<string, Country>();
-      const groups = new Map<number, Group>();
-      for (const d of days) {
-        const charged = d.free === '';
-        const month = d.local_day.slice(0, 7);
-        const lk = JSON.stringify([d.category, d.raw_category, d.free, d.free_type, ...(charged ? [d.market, month, d.tier] : [])]);
-        let label = labelOf.get(lk);
-        if (!label) {
-          const category = d.category as UsageCategory;
-          const pricing_category = pricingCategory(category, d.raw_category || null);
-          const pricing_type = pricingType(d.free || null, d.free_type || null);
-          const tier = charged ? tierOf(client.currency, category, d.market || null, month || null, Number(d.tier)) : undefined;
-          label = labels.find((l) => l.pricing_category === pricing_category && l.pricing_type === pricing_type && l.tier === tier);
-          if (!label) labels.push((label = { pricing_category, pricing_type, tier, rank: 0 }));
-          labelOf.set(lk, label);
-        }
-        let country = countries.get(d.country);
-        if (!country) countries.set(d.country, (country = { code: d.country, rank: 0 }));
-        const rate = d.rate == null ? null : Number(d.rate);
-        groups.set(Number(d.id), { day: Number(d.day), volume: Number(d.volume), country, label, charged, rate, order: 0 });
-      }
-
-      // Order: start, country (unknown last), category, type, tier (none last), as Meta's. A data
-      // point's place is one number: its bucket's index, then its country's and label's ranks.
-      const cmp = (a: string | undefined, b: string | undefined) => (a === b ? 0 : a === undefined ? 1 : b === undefined ? -1 : a < b ? -1 : 1);
-      [...countries.values()].sort((a, b) => cmp(a.code || undefined, b.code || undefined)).forEach((c, i) => { c.rank = i; });
-      [...labels].sort((a, b) => cmp(a.pricing_category, b.pricing_category) || cmp(a.pricing_type, b.pricing_type) || cmp(a.tier, b.tier))
-        .forEach((l, i) => { l.rank = i; });
-      const perBucket = countries.size * labels.length;
-      for (const g of groups.values()) g.order = g.country.rank * labels.length + g.label.rank;
-
-      // The counts summed into data points. A data point's place in the answer is one number, its
-      // bucket's index then its group's order; where the range spans few enough places the points
-      // are kept in an array indexed by it (already in order), else in a map whose keys are sorted.
-      const size = halfHours ? HALF_HOUR : DAY;
-      const origin = halfHours ? from : fromDay;
-      const places = Math.ceil((to - origin) / size) * perBucket;
-      const dense = places <= 2_000_000;
-      const slots: (PricingDataPoint | undefined)[] = dense ? new Array(places) : [];
-      const byPlace = new Map<number, PricingDataPoint>();
-      const unpricedOf = new Map<PricingDataPoint, number>();
-      const phone = channel.phone_number.replace(/\D/g, '');
-      const ends = new Map<number, number>();
-      const add = (start: number, g: Group, volume: number) => {
-        const at = ((start - origin) / size) * perBucket + g.order;
-        let p = dense ? slots[at] : byPlace.get(at);
-        if (!p) {
-          let end = ends.get(start);
-          if (end === undefined) ends.set(start, (end = bucketEnd(q.granularity, start)));
-          // One shape for all (absent fields are undefined, which JSON leaves out); `cost` counts micros until the end.
-          p = {
-            start, end, volume: 0, cost: 0, country: g.country.code || undefined,
-            pricing_category: g.label.pricing_category, pricing_type: g.label.pricing_type, tier: g.label.tier,
-            phone_number: phone, unpriced_volume: undefined,
-          };
-          if (dense) slots[at] = p;
-          else byPlace.set(at, p);
-        }
-        p.volume += volume;
-        if (!g.charged) return;
-        // The sum of the messages' rates: volume × their charge group's rate (integer micros).
-        if (g.rate != null) p.cost += volume * g.rate;
-        else unpricedOf.set(p, (unpricedOf.get(p) ?? 0) + volume);
-      };
-      if (halfHourCounts) {
-        halfHourCounts.each((bucket, keyId, volume) => {
-          const g = groups.get(keyId);
-          if (g) add(bucket, g, volume); // else: a group of another country than those asked for
-        });
-      } else {
-        const monthOf = new Map<number, number>();
-        for (const g of groups.values()) {
-          if (g.volume <= 0) continue; // a group every message has left
-          let start = g.day;
-          if (q.granularity === 'month') {
-            const m = monthOf.get(g.day);
-            if (m === undefined) monthOf.set(g.day, (start = utcMonthStart(g.day)));
-            else start = m;
-          }
-          add(start, g, g.volume);
-        }
-      }
-      const data_points: PricingDataPoint[] = [];
-      const emit = (p: PricingDataPoint | undefined) => {
-        if (!p) return;
-        p.cost = microsToJson(p.cost);
-        const unpriced = unpricedOf.get(p);
-        if (unpriced) p.unpriced_volume = unpriced;
-        data_points.push(p);
-      };
-      if (dense) for (let i = 0; i < slots.length; i++) emit(slots[i]);
-      else for (const at of Float64Array.from(byPlace.keys()).sort()) emit(byPlace.get(at));
-      return {
-        pricing_analytics: { data: [{ data_points }] },
-        id: channel.waba_id,
-        currency: client.currency,
-        granularity: q.granularity,
-      };
+      return pricingAnalyticsObject(await pricingAnalyticsColumns(client, channel, q));
+    },
+    /** The answer as UTF-8 JSON text: byte for byte `JSON.stringify` of `pricingAnalytics`. */
+    async pricingAnalyticsJson(client: Client, channel: Channel, q: MessageUsageQuery): Promise<Buffer> {
+      return pricingAnalyticsJson(await pricingAnalyticsColumns(client, channel, q));
     },
   };
+}
+
+/** What a data point is reported as: all but its bucket and numbers. */
+export type PricingKind = Pick<PricingDataPoint, 'country' | 'pricing_category' | 'pricing_type' | 'tier' | 'phone_number'>;
+
+/**
+ * An answer before it is shaped: its data points in order as columns, one entry per point (cost
+ * in integer micros, 0 unpriced messages for none), and what each is reported as by `kind`.
+ */
+export interface PricingAnalyticsColumns {
+  id: string;
+  currency: string;
+  granularity: UsageGranularity;
+  kinds: PricingKind[];
+  /** How many data points. */
+  length: number;
+  start: Float64Array;
+  end: Float64Array;
+  volume: Float64Array;
+  micros: Float64Array;
+  unpriced: Float64Array;
+  kind: Int32Array;
+}
+
+/** The answer as objects, data points in Meta's field order; absent fields are not there. */
+export function pricingAnalyticsObject(c: PricingAnalyticsColumns) {
+  const data_points: PricingDataPoint[] = [];
+  for (let i = 0; i < c.length; i++) {
+    const k = c.kinds[c.kind[i]];
+    data_points.push({
+      start: c.start[i], end: c.end[i], volume: c.volume[i], cost: microsToJson(c.micros[i]),
+      ...(k.country !== undefined ? { country: k.country } : {}),
+      pricing_category: k.pricing_category, pricing_type: k.pricing_type,
+      ...(k.tier !== undefined ? { tier: k.tier } : {}),
+      phone_number: k.phone_number,
+      ...(c.unpriced[i] ? { unpriced_volume: c.unpriced[i] } : {}),
+    });
+  }
+  return {
+    pricing_analytics: { data: [{ data_points }] },
+    id: c.id,
+    currency: c.currency,
+    granularity: c.granularity,
+  };
+}
+
+/**
+ * The answer as UTF-8 JSON text, byte for byte `JSON.stringify(pricingAnalyticsObject(c))`,
+ * written straight into one buffer: each kind's fields and each bucket's start, end and key once as
+ * bytes, then per data point those bytes copied and its numbers written as digits. A month of half
+ * hours is 88,000 points and 15.7 MB: an object each, JSON.stringify and the 15 MB string written
+ * to the socket cost ~300 ms (bench/reads.ts, the bare route's floor); this takes ~15. Written by hand
+ * because the shape is fixed and small, and the project's serializer is JSON.stringify
+ * (src/api/openapi.ts: no schema-compiled serializer to reuse); test/usage pins the bytes to
+ * JSON.stringify's.
+ */
+export function pricingAnalyticsJson(c: PricingAnalyticsColumns): Buffer {
+  // Strings as JSON.stringify writes them (escaped, non-ASCII kept), in UTF-8.
+  const q = (s: string) => JSON.stringify(s);
+  const kinds = c.kinds.map((k) => Buffer.from(`${k.country !== undefined ? `,"country":${q(k.country)}` : ''},"pricing_category":${q(k.pricing_category)},"pricing_type":${q(k.pricing_type)}${k.tier !== undefined ? `,"tier":${q(k.tier)}` : ''},"phone_number":${q(k.phone_number)}`));
+  const head = Buffer.from('{"pricing_analytics":{"data":[{"data_points":[');
+  const tail = Buffer.from(`]}]},"id":${q(c.id)},"currency":${q(c.currency)},"granularity":${q(c.granularity)}}`);
+  // Room for what a point usually takes (its kind and ~65 bytes more); grown if one takes more.
+  let size = head.length + tail.length;
+  for (let i = 0; i < c.length; i++) size += kinds[c.kind[i]].length + 80;
+  let buf: Buffer = Buffer.allocUnsafe(size);
+  let at = put(buf, 0, head);
+  let bucket: Uint8Array = head;
+  let prefixStart = Number.NaN;
+  let prefixEnd = Number.NaN;
+  for (let i = 0; i < c.length; i++) {
+    const kind = kinds[c.kind[i]];
+    if (at + kind.length + POINT_MAX > buf.length) buf = grown(buf, at, kind.length + POINT_MAX);
+    // A bucket's points are together: its start, end and the key before the volume, once.
+    if (c.start[i] !== prefixStart || c.end[i] !== prefixEnd) {
+      bucket = Buffer.from(`{"start":${JSON.stringify((prefixStart = c.start[i]))},"end":${JSON.stringify((prefixEnd = c.end[i]))},"volume":`);
+    }
+    if (i > 0) buf[at++] = 0x2c; // ,
+    at = put(buf, at, bucket);
+    at = putDigits(buf, at, c.volume[i]);
+    at = put(buf, at, COST);
+    at = putCost(buf, at, c.micros[i]);
+    at = put(buf, at, kind);
+    if (c.unpriced[i]) { // absent when 0
+      at = put(buf, at, UNPRICED);
+      at = putDigits(buf, at, c.unpriced[i]);
+    }
+    buf[at++] = 0x7d; // }
+  }
+  if (at + tail.length > buf.length) buf = grown(buf, at, tail.length);
+  at = put(buf, at, tail);
+  return buf.subarray(0, at);
+}
+
+const COST = Buffer.from(',"cost":');
+const UNPRICED = Buffer.from(',"unpriced_volume":');
+/** The most a data point takes besides its kind: a comma, braces, its keys and five numbers (JSON writes none longer than 24 characters). */
+const POINT_MAX = 2 + '{"start":,"end":,"volume":'.length + COST.length + UNPRICED.length + 5 * 24;
+
+function grown(buf: Buffer, used: number, more: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, used + more));
+  buf.copy(bigger, 0, 0, used);
+  return bigger;
+}
+
+/** Copies bytes; short ones byte by byte, which is cheaper than a call to copy them. */
+function put(buf: Buffer, at: number, bytes: Uint8Array): number {
+  if (bytes.length > 32) {
+    buf.set(bytes, at);
+    return at + bytes.length;
+  }
+  for (let j = 0; j < bytes.length; j++) buf[at + j] = bytes[j];
+  return at + bytes.length;
+}
+
+/** A string of ASCII characters (a number's). */
+function putAscii(buf: Buffer, at: number, s: string): number {
+  for (let j = 0; j < s.length; j++) buf[at + j] = s.charCodeAt(j);
+  return at + s.length;
+}
+
+/**
+ * Micros as JSON.stringify writes microsToJson's number: below 10^15 micros that number's
+ * shortest decimal is the amount's own (at most 15 significant digits, which a double tells
+ * apart), so its digits come from the integer (no number formatting per point); beyond, as
+ * microsToJson writes it (or refuses it).
+ */
+function putCost(buf: Buffer, at: number, micros: number): number {
+  if (!(Number.isSafeInteger(micros) && micros > -1e15 && micros < 1e15)) return putAscii(buf, at, JSON.stringify(microsToJson(micros)));
+  if (micros < 0) {
+    buf[at++] = 0x2d; // -
+    micros = -micros;
+  }
+  const units = Math.floor(micros / 1_000_000);
+  let fraction = micros - units * 1_000_000;
+  at = putDigits(buf, at, units);
+  if (fraction === 0) return at;
+  buf[at++] = 0x2e; // .
+  let digits = 6;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  for (let j = at + digits - 1; j >= at; j--) {
+    buf[j] = 0x30 + (fraction % 10);
+    fraction = Math.floor(fraction / 10);
+  }
+  return at + digits;
+}
+
+/** A number as JSON.stringify writes it: digit by digit when a non-negative safe integer (a count). */
+function putDigits(buf: Buffer, at: number, n: number): number {
+  if (!(n >= 0 && Number.isSafeInteger(n))) return putAscii(buf, at, JSON.stringify(n));
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  for (let j = at + digits - 1; j >= at; j--) {
+    buf[j] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return at + digits;
+}
+
+/**
+ * Data points as they are summed, one entry per point in typed arrays that grow by doubling:
+ * filling plain arrays of numbers element by element costs several times as much here.
+ */
+class PointColumns {
+  length = 0;
+  start: Float64Array;
+  kind: Int32Array;
+  volume: Float64Array;
+  micros: Float64Array;
+  unpriced: Float64Array;
+  constructor(capacity: number) {
+    const n = Math.max(16, capacity);
+    this.start = new Float64Array(n);
+    this.kind = new Int32Array(n);
+    this.volume = new Float64Array(n);
+    this.micros = new Float64Array(n);
+    this.unpriced = new Float64Array(n);
+  }
+  /** A new point at 0: its index. */
+  add(start: number, kind: number): number {
+    if (this.length === this.start.length) {
+      const n = this.length * 2;
+      this.start = doubled(new Float64Array(n), this.start);
+      this.kind = doubled(new Int32Array(n), this.kind);
+      this.volume = doubled(new Float64Array(n), this.volume);
+      this.micros = doubled(new Float64Array(n), this.micros);
+      this.unpriced = doubled(new Float64Array(n), this.unpriced);
+    }
+    this.start[this.length] = start;
+    this.kind[this.length] = kind;
+    return this.length++;
+  }
+}
+
+function doubled<T extends Float64Array | Int32Array>(to: T, from: T): T {
+  to.set(from);
+  return to;
 }
 
 /** A data point's category, type and tier, and its place among the others of the answer. */
