@@ -42,7 +42,7 @@ import pg from 'pg';
 import { createServices } from '../src/services.ts';
 import { status } from '../test/helpers.ts';
 import { schemaFingerprint, submitBodies } from './dataset.ts';
-import { expectJson, machineCpuSeconds, ownCpuSeconds, percentile, sequentialLatencies, startServer, type Server } from './proc.ts';
+import { expectJson, machineCpuSeconds, ownCpuSeconds, percentile, sequentialLatencies, serviceMain, startServer, type Server } from './proc.ts';
 import { deliveredSpec, messageId, MIX, prng, RECIPIENTS, weighted } from './traffic.ts';
 
 const GENERATOR_VERSION = 1;
@@ -430,7 +430,7 @@ const INFLATE: Record<string, (b: Buffer) => Buffer> = { gzip: gunzipSync, br: b
 
 async function measureStore(ds: ReadsDataset, opts: { requests: number; budgetSeconds: number; quietWait: number }): Promise<{ figures: ReadFigure[]; otherCpu: number; answers: Map<string, unknown> }> {
   log(`[${ds.dialect}] starting the service…`);
-  const service: Server = await startServer('wabameter', 'src/main.ts', serviceEnv(ds.databaseUrl), [], 30 * 60_000);
+  const service: Server = await startServer('wabameter', serviceMain(), serviceEnv(ds.databaseUrl), [], 30 * 60_000);
   try {
     const headers = { 'x-api-key': ds.apiKey };
     const usage = `/api/v2/partners/${ds.partnerId}/clients/${ds.clientId}/channels/${ds.busyChannelId}/info/usage`;
