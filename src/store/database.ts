@@ -34,10 +34,6 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/**
- * `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL.
- * Migrates the schema forward unless `migrate: false`.
- */
 export interface OpenStoreOptions {
   /** false: the schema is left as it is (the `migrate` command migrates itself). */
   migrate?: boolean;
@@ -48,6 +44,10 @@ export interface OpenStoreOptions {
   checkpoints?: boolean;
 }
 
+/**
+ * `sqlite:path`, `file:path` or a bare path → the SQLite file; `postgres://…` → PostgreSQL.
+ * Migrates the schema forward unless `migrate: false`.
+ */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const migrating = opts.migrate ?? true;
   if (isPostgresUrl(url)) {
