@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const int = (name: string, dflt: number) => {
+/** A positive integer from the environment (`_` allowed as a separator), or the default. */
+export const envInt = (name: string, dflt: number) => {
   const v = process.env[name];
   if (v == null || v === '') return dflt;
   const n = Number(v.replace(/_/g, ''));
@@ -26,13 +27,13 @@ function only(): Set<string> {
 }
 
 export const cfg = {
-  units: int('BENCH_UNITS', 5_000_000),
-  prefill: int('BENCH_PREFILL', 5_000_000),
-  duration: int('BENCH_DURATION', 10),
-  warmup: int('BENCH_WARMUP', 3),
-  connections: int('BENCH_CONNECTIONS', 64),
-  latencyRequests: int('BENCH_LATENCY_REQUESTS', 1000),
-  rounds: int('BENCH_ROUNDS', 2),
+  units: envInt('BENCH_UNITS', 5_000_000),
+  prefill: envInt('BENCH_PREFILL', 5_000_000),
+  duration: envInt('BENCH_DURATION', 10),
+  warmup: envInt('BENCH_WARMUP', 3),
+  connections: envInt('BENCH_CONNECTIONS', 64),
+  latencyRequests: envInt('BENCH_LATENCY_REQUESTS', 1000),
+  rounds: envInt('BENCH_ROUNDS', 2),
   loadConnections: 8,
   loadDuration: 5,
   dir: process.env.BENCH_DIR || '/tmp/wabameter-bench',

@@ -41,6 +41,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
 import { createServices } from '../src/services.ts';
 import { status } from '../test/helpers.ts';
+import { envInt } from './config.ts';
 import { schemaFingerprint, submitBodies } from './dataset.ts';
 import { expectJson, machineCpuSeconds, ownCpuSeconds, percentile, sequentialLatencies, serviceMain, startServer, type Server } from './proc.ts';
 import { deliveredSpec, messageId, MIX, prng, RECIPIENTS, weighted } from './traffic.ts';
@@ -51,13 +52,6 @@ const CHANNELS = 20;
 const BACKGROUND_PER_DAY = 12; // per channel and day, over the year
 const BATCH = 20_000;
 
-const envInt = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v == null || v === '') return dflt;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
-};
 
 const log = (msg: string) => process.stderr.write(`[reads] ${msg}\n`);
 

@@ -18,7 +18,8 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { COMPRESS_THRESHOLD } from '../../src/api/routes/usage.ts';
 import { pricingAnalyticsJson, pricingAnalyticsObject, type PricingAnalyticsColumns, type PricingKind, type UsageGranularity } from '../../src/meter/message-usage-service.ts';
-import { at, DIALECTS, envelope, loadVolumeTiers, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
+import { at, DIALECTS, seedTenant, type StatusSpec, type TestApp } from '../helpers.ts';
+import { startUsageFixture } from './support.ts';
 
 interface Point { start: number; end: number; volume: number; micros: number; unpriced: number; kind: number }
 
@@ -154,12 +155,7 @@ for (const dialect of DIALECTS) {
     const wabaId = `${dialect}-usage-json-waba`;
 
     before(async () => {
-      t = await startApp(dialect);
-      await loadVolumeTiers(t.app, 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n');
-      tn = await seedTenant(t.app, { phoneNumberId, wabaId });
-      const res = await postWebhook(t.app, envelope(TRAFFIC.map(status), { phoneNumberId, wabaId }));
-      assert.equal(res.statusCode, 200, res.body);
-      base = `/api/v2/partners/${tn.partner.id}/clients/${tn.client.id}/channels/${tn.channel.id}/info/usage`;
+      ({ t, tn, base } = await startUsageFixture(dialect, { phoneNumberId, wabaId }, TRAFFIC));
     });
     after(async () => { await t.close(); });
 

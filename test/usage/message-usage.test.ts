@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { addChannel, at, DIALECTS, envelope, loadVolumeTiers, postWebhook, seedTenant, startApp, status, type StatusSpec, type TestApp } from '../helpers.ts';
+import { addChannel, at, DIALECTS, seedTenant, type StatusSpec, type TestApp } from '../helpers.ts';
+import { startUsageFixture } from './support.ts';
 
 const GERMANY = '4915112345678';
 const INDIA = '919876543210';
@@ -55,12 +56,7 @@ for (const dialect of DIALECTS) {
     const wabaId = `${dialect}-usage-waba`;
 
     before(async () => {
-      t = await startApp(dialect);
-      await loadVolumeTiers(t.app, 'market,currency,category,from,to,rate\nIndia,USD,utility,0,2,0.0014\nIndia,USD,utility,3,,0.0010\n');
-      tn = await seedTenant(t.app, { phoneNumberId, wabaId });
-      const res = await postWebhook(t.app, envelope(TRAFFIC.map(status), { phoneNumberId, wabaId }));
-      assert.equal(res.statusCode, 200, res.body);
-      base = `/api/v2/partners/${tn.partner.id}/clients/${tn.client.id}/channels/${tn.channel.id}/info/usage`;
+      ({ t, tn, base } = await startUsageFixture(dialect, { phoneNumberId, wabaId }, TRAFFIC));
     });
     after(async () => { await t.close(); });
 
