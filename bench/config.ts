@@ -3,8 +3,9 @@
  * helpers every phase driven by bench/run.ts shares: progress lines, number formats, how the
  * service under test is configured.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventLogFile } from '../src/store/database.ts';
 
 /** A positive integer from the environment (`_` allowed as a separator), or the default. */
 export const envInt = (name: string, dflt: number) => {
@@ -75,4 +76,19 @@ export function nodeArgs(tag: string): string[] {
   const sub = join(dir, `${tag}-${Date.now()}`);
   mkdirSync(sub, { recursive: true });
   return ['--cpu-prof', `--cpu-prof-dir=${sub}`];
+}
+
+/** Every file of an embedded store: the store's, its event log's, and their write-ahead logs. */
+export function sqliteFiles(file: string): string[] {
+  return [file, eventLogFile(file)].flatMap((f) => [f, `${f}-wal`, `${f}-shm`]);
+}
+
+export function removeSqliteFiles(file: string): void {
+  for (const f of sqliteFiles(file)) rmSync(f, { force: true });
+}
+
+/** Renames a closed store (its write-ahead logs are gone once its last connection closed). */
+export function renameSqliteFiles(from: string, to: string): void {
+  renameSync(from, to);
+  renameSync(eventLogFile(from), eventLogFile(to));
 }

@@ -15,7 +15,8 @@
  * uses it, with BENCH_PREFILL units, as a store already holding that many: fresh copies of it.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { removeSqliteFiles, renameSqliteFiles } from './config.ts';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openStore } from '../src/store/database.ts';
@@ -89,7 +90,8 @@ function fmtDuration(s: number): string {
 export async function schemaFingerprint(): Promise<string> {
   const store = await openStore('sqlite::memory:');
   try {
-    const { rows } = await sql<{ type: string; name: string; sql: string | null }>`select type, name, sql from sqlite_master order by type, name`.execute(store.db);
+    const { rows } = await sql<{ type: string; name: string; sql: string | null }>`select type, name, sql from main.sqlite_master
+      union all select type, 'log.' || name, sql from log.sqlite_master order by type, name`.execute(store.db);
     return createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 10);
   } finally {
     await store.close();
@@ -97,7 +99,8 @@ export async function schemaFingerprint(): Promise<string> {
 }
 
 function removeDataset(dir: string, base: string): void {
-  for (const suffix of ['.db', '.db-wal', '.db-shm', '.db.partial', '.db.partial-wal', '.db.partial-shm', '.json']) rmSync(join(dir, `${base}${suffix}`), { force: true });
+  for (const f of [`${base}.db`, `${base}.db.partial`]) removeSqliteFiles(join(dir, f));
+  rmSync(join(dir, `${base}.json`), { force: true });
 }
 
 export async function ensureDataset(dir: string, params: DatasetParams, opts: { rebuild?: boolean } = {}): Promise<Dataset> {
@@ -124,7 +127,7 @@ export async function ensureDataset(dir: string, params: DatasetParams, opts: { 
   removeDataset(dir, name);
   log(`building ${file}: ${params.units.toLocaleString('en-US')} units over ${params.channels} channels and ${params.days} days (cached for later runs)`);
   const built = await build(partial, params);
-  renameSync(partial, file);
+  renameSqliteFiles(partial, file);
   const ds: Dataset = { ...built, file, bytes: statSync(file).size };
   writeFileSync(sidecar, JSON.stringify(ds, null, 2));
   return ds;

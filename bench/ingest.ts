@@ -9,7 +9,7 @@
  */
 import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cfg, fmt, nodeArgs, progress, serviceEnv } from './config.ts';
+import { cfg, fmt, nodeArgs, progress, serviceEnv, sqliteFiles } from './config.ts';
 import type { Dataset } from './dataset.ts';
 import { blast, caughtUpBalance, countedStatuses, describeLoad, load, PHONE_NUMBER_ID, registerBenchChannel, WABA_ID, webhookRequests, type LoadRun } from './load.ts';
 import { serviceMain, startServer } from './proc.ts';
@@ -82,16 +82,17 @@ export async function baselineRound(statusesPerBody: number, ts: number, tag: st
  */
 function copyStore(source: string, target: string): number {
   const t0 = Date.now();
-  for (const suffix of ['', '-wal']) {
-    if (suffix && !existsSync(source + suffix)) continue;
-    copyFileSync(source + suffix, target + suffix, constants.COPYFILE_FICLONE); // a reflink where the file system has them
-    const fd = openSync(target + suffix, 'r+');
+  const targets = sqliteFiles(target);
+  sqliteFiles(source).forEach((from, i) => {
+    if (from.endsWith('-shm') || !existsSync(from)) return;
+    copyFileSync(from, targets[i], constants.COPYFILE_FICLONE); // a reflink where the file system has them
+    const fd = openSync(targets[i], 'r+');
     try {
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-  }
+  });
   return (Date.now() - t0) / 1000;
 }
 

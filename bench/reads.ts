@@ -34,14 +34,14 @@
  * BENCH_READS_STORES (sqlite,postgres) picks the stores.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
 import { createServices } from '../src/services.ts';
 import { status } from '../test/helpers.ts';
-import { envInt } from './config.ts';
+import { envInt, removeSqliteFiles, renameSqliteFiles } from './config.ts';
 import { schemaFingerprint, submitBodies } from './dataset.ts';
 import { expectJson, machineCpuSeconds, ownCpuSeconds, percentile, sequentialLatencies, serviceMain, startServer, type Server } from './proc.ts';
 import { deliveredSpec, messageId, MIX, prng, RECIPIENTS, weighted } from './traffic.ts';
@@ -181,7 +181,8 @@ async function build(databaseUrl: string, dialect: Dialect, messages: number): P
 }
 
 function removeSqlite(dir: string, base: string): void {
-  for (const suffix of ['.db', '.db-wal', '.db-shm', '.db.partial', '.db.partial-wal', '.db.partial-shm', '.json']) rmSync(join(dir, `${base}${suffix}`), { force: true });
+  for (const f of [`${base}.db`, `${base}.db.partial`]) removeSqliteFiles(join(dir, f));
+  rmSync(join(dir, `${base}.json`), { force: true });
 }
 
 async function sqliteDataset(dir: string, messages: number, fingerprint: string, rebuild: boolean): Promise<ReadsDataset> {
@@ -205,7 +206,7 @@ async function sqliteDataset(dir: string, messages: number, fingerprint: string,
   removeSqlite(dir, name);
   const partial = `${file}.partial`;
   const built = await build(`sqlite:${partial}`, 'sqlite', messages);
-  renameSync(partial, file);
+  renameSqliteFiles(partial, file);
   const ds: ReadsDataset = { ...built, dialect: 'sqlite', databaseUrl: `sqlite:${file}` };
   writeFileSync(sidecar, JSON.stringify(ds, null, 2));
   log(`[sqlite] built in ${Math.round(ds.buildSeconds)} s (${(statSync(file).size / 1e6).toFixed(0)} MB)`);

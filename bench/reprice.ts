@@ -6,7 +6,9 @@
  *
  * Runs in process on a copy of the cached data set (the cache stays pristine).
  */
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
+import { eventLogFile } from '../src/store/database.ts';
+import { removeSqliteFiles } from './config.ts';
 import { join } from 'node:path';
 import { microsToDecimalString } from '../src/billing/money.ts';
 import { createServices } from '../src/services.ts';
@@ -28,6 +30,7 @@ export async function benchReprice(dir: string, units: number): Promise<RepriceF
   const ds = await ensureDataset(dir, { units, channels: 20, days: 30 });
   const file = join(dir, `reprice-${process.pid}.db`);
   copyFileSync(ds.file, file);
+  copyFileSync(eventLogFile(ds.file), eventLogFile(file));
   const services = await createServices({ databaseUrl: `sqlite:${file}` });
   try {
     const client = await services.tenants.getClient(ds.partnerId, ds.clientId);
@@ -61,8 +64,6 @@ export async function benchReprice(dir: string, units: number): Promise<RepriceF
     return { units, chargeGroups: groups, baselineSeconds, repriceSeconds, totalBefore, totalAfter };
   } finally {
     await services.close();
-    rmSync(file, { force: true });
-    rmSync(`${file}-wal`, { force: true });
-    rmSync(`${file}-shm`, { force: true });
+    removeSqliteFiles(file);
   }
 }

@@ -7,7 +7,8 @@
  * p99 under 300 ms. The service runs in this process with the meter in its worker thread, on a
  * fresh SQLite file, as `npm start` runs it.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { removeSqliteFiles } from './config.ts';
 import { join } from 'node:path';
 import { buildApp } from '../src/api/app.ts';
 import { parseWebhook } from '../src/ingest/webhook.ts';
@@ -100,6 +101,6 @@ export async function benchStall(dir: string, statuses = Number(process.env.BENC
   } finally {
     await app.close();
     await services.close();
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    removeSqliteFiles(file);
   }
 }

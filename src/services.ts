@@ -17,7 +17,7 @@ import { createUsageService } from './meter/usage-service.ts';
 import { createChargesService } from './meter/charges-service.ts';
 import { createMessageUsageService } from './meter/message-usage-service.ts';
 import { tierStatus } from './meter/tier-status.ts';
-import { openStore } from './store/database.ts';
+import { openStore, type OpenStoreOptions } from './store/database.ts';
 import { openRates } from './rates/rates-service.ts';
 import { createTenantsService } from './tenants/tenants-service.ts';
 
@@ -32,11 +32,13 @@ export async function createServices(opts: {
    * worker thread beside it, so acknowledging webhooks never waits for metering (the service).
    */
   projector?: 'inline' | 'thread';
+  /** SQLite: how the main file commits (OpenStoreOptions.synchronous; `normal` only for the projector's thread). */
+  synchronous?: OpenStoreOptions['synchronous'];
   /** Token lifetimes; `nowMs` is the auth clock in milliseconds (tests move it). */
   auth?: Partial<AuthSettings> & { nowMs?: () => number };
 }) {
-  // With the meter in its thread, that thread's connection checkpoints SQLite's log, not this one.
-  const store = await openStore(opts.databaseUrl, { checkpoints: opts.projector !== 'thread' });
+  // With the meter in its thread, that thread's connection checkpoints SQLite's logs, not this one.
+  const store = await openStore(opts.databaseUrl, { checkpoints: opts.projector !== 'thread', synchronous: opts.synchronous });
   const rates = opts.rates ?? loadDefaultRateBook();
   const clock = opts.now ?? (() => Math.floor(Date.now() / 1000));
   // A card or tier change re-prices everything: a job, recorded in the change's own transaction.

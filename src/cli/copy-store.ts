@@ -22,11 +22,11 @@
  *   migration is copied without a change here.
  */
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
-import { isPostgresUrl, openStore } from '../store/database.ts';
+import { eventLogFile, isPostgresUrl, openStore } from '../store/database.ts';
 import { takeLock } from '../store/locks.ts';
 import { VERSION_KEYS } from '../store/meta-store.ts';
 import { migrate, MIGRATIONS, schemaVersion } from '../store/migrations.ts';
@@ -120,9 +120,20 @@ function openSource(from: string): Source {
   try {
     db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
-    // Deferred: the snapshot is taken by the first read below and held until the end.
+    const isStore = db.prepare(`select 1 from sqlite_master where type = 'table' and name = 'meta'`).get() !== undefined;
+    const logFile = eventLogFile(file);
+    if (isStore && !existsSync(logFile)) {
+      throw new CopyStoreError(`The source store's event log ${logFile} does not exist`,
+        [`A SQLite store is two files, ${file} and ${logFile} beside it: copy or move them together`]);
+    }
+    // The event log's file, read-only like the store's (an attachment takes its connection's mode).
+    db.prepare('attach database ? as log').run(logFile);
+    // Deferred: each file's snapshot is taken by its first read below and held until the end. The
+    // store's file is read first: the log only grows and the meter's cursor never passes its end,
+    // so the log read after it holds at least every event the copied projections have metered.
     db.exec('BEGIN');
-    const names = db.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name`).pluck().all() as string[];
+    const listed = (schema: 'main' | 'log') => db!.prepare(`select name from ${schema}.sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name`).pluck().all() as string[];
+    const names = listed('main');
     if (!names.includes('meta')) throw new CopyStoreError(`${file} is not a wabameter store (it has no meta table)`);
     const version = Number((db.prepare(`select value from meta where key = 'schema_version'`).pluck().get() as string | undefined) ?? 0);
     if (version !== MIGRATIONS.length) {
@@ -131,14 +142,15 @@ function openSource(from: string): Source {
         : `The source store is at schema version ${version}, newer than this build understands (${MIGRATIONS.length}): copy with the build that wrote it`,
       version < MIGRATIONS.length ? [`npm run cli -- migrate --database-url sqlite:${file}   (or start this build of the service on it once)`] : []);
     }
-    const tables = names.filter((n) => n !== 'meta');
+    const tables = [...names.filter((n) => n !== 'meta'), ...listed('log')];
     const columns = new Map(tables.map((t) => [t, db!.prepare('select name from pragma_table_info(?) order by cid').pluck().all(t) as string[]]));
     const parents = new Map(tables.map((t) => [t, db!.prepare('select distinct "table" from pragma_foreign_key_list(?)').pluck().all(t) as string[]]));
     const counts = new Map(tables.map((t) => [t, Number(db!.prepare(`select count(*) from ${quoteSqlite(t)}`).pluck().get())]));
     const meta = db.prepare('select key, value from meta order by key').all() as { key: string; value: string }[];
     const autoincrement = new Map<string, number>();
-    if (db.prepare(`select 1 from sqlite_master where type = 'table' and name = 'sqlite_sequence'`).get()) {
-      for (const r of db.prepare('select name, seq from sqlite_sequence').all() as { name: string; seq: number }[]) autoincrement.set(r.name, Number(r.seq));
+    for (const schema of ['main', 'log']) {
+      if (!db.prepare(`select 1 from ${schema}.sqlite_master where type = 'table' and name = 'sqlite_sequence'`).get()) continue;
+      for (const r of db.prepare(`select name, seq from ${schema}.sqlite_sequence`).all() as { name: string; seq: number }[]) autoincrement.set(r.name, Number(r.seq));
     }
     return { db, file, version, tables: parentsFirst(tables, parents), columns, counts, meta, autoincrement };
   } catch (e) {

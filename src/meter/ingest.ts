@@ -199,9 +199,13 @@ export class IngestQueue {
     });
   }
 
-  /** One transaction after another within this process, per kind of work. */
+  /**
+   * One transaction after another within this process, per kind of work. Appends go to the event
+   * log's writer (on SQLite a connection and a write lock of their own), metering to the store's.
+   */
   private serially<T>(kind: 'append' | 'meter', fn: (trx: Executor) => Promise<T>): Promise<T> {
-    const run = this.tails[kind].then(() => this.store.db.transaction().execute(fn));
+    const db = kind === 'append' ? this.store.log : this.store.db;
+    const run = this.tails[kind].then(() => db.transaction().execute(fn));
     this.tails[kind] = run.catch(() => undefined);
     return run;
   }
@@ -354,6 +358,8 @@ export class IngestQueue {
               return last;
             });
             this.meteredTo(cursor);
+            // Between transactions: where the appender leaves the log's checkpoints to this loop.
+            await this.store.checkpointLog();
           }
           // One job slice per projection batch: jobs neither starve under load nor hold it back.
           if (this.jobsMaybe && (await this.jobSlice())) await new Promise((r) => setTimeout(r, JOB_GAP_MS));

@@ -9,7 +9,10 @@ import type { ProjectorMessage, ProjectorReply } from './projector-thread.ts';
 
 const port = parentPort!;
 const post = (m: ProjectorReply) => port.postMessage(m);
-const services = await createServices({ databaseUrl: (workerData as { databaseUrl: string }).databaseUrl, projector: 'inline' });
+// This thread writes only the meter's projections, derived from the event log with the cursor
+// beside them: its commits need not wait for the disk (a power cut takes the cursor back with
+// them, and the events are metered again). Everything acknowledged is in the log's file, synced.
+const services = await createServices({ databaseUrl: (workerData as { databaseUrl: string }).databaseUrl, projector: 'inline', synchronous: 'normal' });
 const queue = services.queue;
 
 // Kicks arrive after every append; one catch-up at a time, and one more if any came meanwhile.

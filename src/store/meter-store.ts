@@ -44,7 +44,7 @@ const APPEND_EVENTS: BulkWrite<EventRow> = {
     'conv_expiration', 'conv_origin', 'pricing_model', 'pricing_billable', 'pricing_type', 'pricing_category', 'error_codes',
   ],
   build: (db, rows) => db.insertInto('status_events').values(rows)
-    .onConflict((oc) => oc.column('dedup_key').doNothing())
+    .onConflict((oc) => oc.columns(['ts', 'dedup_key']).doNothing())
     .returning(['dedup_key', 'seq']),
 };
 

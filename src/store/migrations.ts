@@ -9,6 +9,53 @@ import type { Database, Dialect } from './schema.ts';
 
 export type Migration = (db: Kysely<Database>, dialect: Dialect) => Promise<void>;
 
+/**
+ * The event log's table: as migration 1 made it, in the store's schema; or on SQLite as migration
+ * 12 makes it in the log's own file (attached as `log`: `inLogFile`), deduplicated by
+ * DEDUP_INDEX instead of a unique key of its own.
+ */
+async function createEventLog(db: Kysely<Database>, dialect: Dialect, inLogFile = false): Promise<void> {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  await (inLogFile ? db.schema.withSchema('log') : db.schema).createTable('status_events').ifNotExists()
+    .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
+    .addColumn('dedup_key', 'text', (c) => (inLogFile ? c.notNull() : c.notNull().unique()))
+    .addColumn('received_at', bigint, (c) => c.notNull())
+    .addColumn('phone_number_id', 'text', (c) => c.notNull())
+    .addColumn('waba_id', 'text')
+    .addColumn('message_key', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('ts', bigint, (c) => c.notNull())
+    .addColumn('country', 'text')
+    .addColumn('conv_id', 'text')
+    .addColumn('conv_expiration', bigint)
+    .addColumn('conv_origin', 'text')
+    .addColumn('pricing_model', 'text')
+    .addColumn('pricing_billable', 'integer')
+    .addColumn('pricing_type', 'text')
+    .addColumn('pricing_category', 'text')
+    .addColumn('error_codes', 'text')
+    .execute();
+  // SQLite names an index's schema before its name, and its table without one.
+  if (inLogFile) {
+    await sql`create index if not exists log.status_events_phone on status_events (phone_number_id, seq)`.execute(db);
+    await sql`create unique index if not exists log.${sql.raw(DEDUP_INDEX)} on status_events (ts, dedup_key)`.execute(db);
+  } else await db.schema.createIndex('status_events_phone').ifNotExists().on('status_events').columns(['phone_number_id', 'seq']).execute();
+}
+
+/**
+ * The log's deduplication (migration 12): the digest of a status's content is random, so a unique
+ * index on it alone puts every append on a random page of the index (a page written to disk per
+ * status in each group commit). The status's own time leads instead, and statuses arrive roughly
+ * in time order, so appends touch the index's last pages. The digest covers the time, so
+ * "same (ts, digest)" is "same digest".
+ */
+const DEDUP_INDEX = 'status_events_dedup';
+
+/** The event log's columns, in migration 1's order. */
+const EVENT_COLUMNS = ['seq', 'dedup_key', 'received_at', 'phone_number_id', 'waba_id', 'message_key', 'status', 'ts', 'country', 'conv_id',
+  'conv_expiration', 'conv_origin', 'pricing_model', 'pricing_billable', 'pricing_type', 'pricing_category', 'error_codes'] as const;
+
 /** 1: tenants, the event log, message and conversation projections, the daily rollup. */
 const initial: Migration = async (db, dialect) => {
   const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
@@ -49,27 +96,7 @@ const initial: Migration = async (db, dialect) => {
     .execute();
   await db.schema.createIndex('channels_client').ifNotExists().on('channels').columns(['client_id']).execute();
 
-  await db.schema.createTable('status_events').ifNotExists()
-    .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement())
-    .addColumn('dedup_key', 'text', (c) => c.notNull().unique())
-    .addColumn('received_at', bigint, (c) => c.notNull())
-    .addColumn('phone_number_id', 'text', (c) => c.notNull())
-    .addColumn('waba_id', 'text')
-    .addColumn('message_key', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('ts', bigint, (c) => c.notNull())
-    .addColumn('country', 'text')
-    .addColumn('conv_id', 'text')
-    .addColumn('conv_expiration', bigint)
-    .addColumn('conv_origin', 'text')
-    .addColumn('pricing_model', 'text')
-    .addColumn('pricing_billable', 'integer')
-    .addColumn('pricing_type', 'text')
-    .addColumn('pricing_category', 'text')
-    .addColumn('error_codes', 'text')
-    .execute();
-  await db.schema.createIndex('status_events_phone').ifNotExists().on('status_events').columns(['phone_number_id', 'seq']).execute();
+  await createEventLog(db, dialect);
 
   // The unit a row last added to the rollup, and its place in a ranking (free tier, volume tier).
   const unitColumns = <T extends { addColumn: (...a: any[]) => T }>(t: T): T =>
@@ -423,7 +450,56 @@ const remeterByEvents: Migration = async (db) => {
   await db.updateTable('meter_jobs').set({ position: '0', upto_seq: Number(last?.m ?? 0) }).where('kind', '=', 'remeter').execute();
 };
 
-export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths, rankBoundaries, remeterByEvents];
+/**
+ * 12: the log deduplicates by (time, digest) (DEDUP_INDEX), on both stores. On SQLite the event log
+ * lives in a file of its own (store/database.ts), so appending takes a write lock no metering
+ * transaction holds. prepareEventLogFile, run before the migrations in a
+ * transaction of its own, has created the log's table there and copied every event into it, and
+ * that commit is on disk; this one checks the copy and drops the old table. Two steps, because a
+ * transaction that writes two SQLite files in WAL mode commits each file on its own: a crash
+ * between the two commits of one transaction could keep the drop and lose the copy.
+ */
+const eventLogFileOfItsOwn: Migration = async (db, dialect) => {
+  if (dialect === 'postgres') {
+    await sql`create unique index if not exists ${sql.raw(DEDUP_INDEX)} on status_events (ts, dedup_key)`.execute(db);
+    // The name PostgreSQL gave migration 1's inline unique constraint.
+    await sql`alter table status_events drop constraint if exists status_events_dedup_key_key`.execute(db);
+    return;
+  }
+  const { rows } = await sql<{ n: number }>`select count(*) as n from main.status_events m
+    where not exists (select 1 from log.status_events l where l.seq = m.seq and l.dedup_key = m.dedup_key)`.execute(db);
+  if (Number(rows[0].n) > 0) throw new Error(`the event log's file lacks ${rows[0].n} events of the store's own log: not dropping it`);
+  await sql`drop table main.status_events`.execute(db);
+};
+
+export const MIGRATIONS: Migration[] = [initial, charges, rateCards, accountUpdates, partnerAuth, listAndUsageIndexes, partnerCompatibility, meterJobs, usageReadPaths, rankBoundaries, remeterByEvents, eventLogFileOfItsOwn];
+
+/** The first schema version whose SQLite store keeps the event log in a file of its own. */
+export const LOG_APART_SINCE = MIGRATIONS.indexOf(eventLogFileOfItsOwn) + 1;
+
+/**
+ * SQLite: the event log's table in the log's own file (attached as `log`), with every event the
+ * store's own table still holds (a store from before migration 12), in a transaction that writes
+ * that file only. Idempotent; nothing to do once the store's table is gone.
+ */
+async function prepareEventLogFile(db: Kysely<Database>): Promise<void> {
+  const { rows } = await sql<{ name: string }>`select name from pragma_database_list where name = 'log'`.execute(db);
+  if (rows.length === 0) throw new Error('the SQLite store was opened without its event log file attached as "log" (open it with openStore)');
+  await db.transaction().execute(async (trx) => {
+    const inLog = await sql`select 1 from log.sqlite_master where type = 'table' and name = 'status_events'`.execute(trx);
+    if (inLog.rows.length === 0) await createEventLog(trx, 'sqlite', true);
+    const inMain = await sql`select 1 from main.sqlite_master where type = 'table' and name = 'status_events'`.execute(trx);
+    if (inMain.rows.length === 0) return;
+    const cols = sql.join(EVENT_COLUMNS.map((c) => sql.ref(c)));
+    await sql`insert or ignore into log.status_events (${cols}) select ${cols} from main.status_events`.execute(trx);
+    // And the highest sequence number ever handed out (AUTOINCREMENT's mark), which may lie past
+    // the highest event kept: a number once used is never used again.
+    await sql`insert into log.sqlite_sequence (name, seq) select 'status_events', 0
+      where not exists (select 1 from log.sqlite_sequence where name = 'status_events')`.execute(trx);
+    await sql`update log.sqlite_sequence set seq = max(seq, coalesce((select seq from main.sqlite_sequence where name = 'status_events'), 0))
+      where name = 'status_events'`.execute(trx);
+  });
+}
 
 /** The store's schema version: how many migrations it has (0 for an empty store). */
 export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Promise<number> {
@@ -442,6 +518,7 @@ export async function schemaVersion(db: Kysely<Database>, dialect: Dialect): Pro
  * and reads the version under it, so every migration runs exactly once and the others wait.
  */
 export async function migrate(db: Kysely<Database>, dialect: Dialect, target = MIGRATIONS.length): Promise<void> {
+  if (dialect === 'sqlite') await prepareEventLogFile(db);
   for (;;) {
     const done = await db.transaction().execute(async (trx) => {
       await takeLock(trx, dialect, 'migrate');

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +18,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { buildApp } from '../../src/api/app.ts';
 import { createServices } from '../../src/services.ts';
-import { openStore } from '../../src/store/database.ts';
+import { eventLogFile, openStore } from '../../src/store/database.ts';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.ts';
 import {
   addChannel, ADMIN_TOKEN, at, envelope, freshStore, PNID, postWebhook, seedTenant, startApp, status, TEST_BALANCE_RATE_LIMIT, totals,
@@ -65,10 +65,18 @@ async function pgSnapshot(url: string): Promise<{ counts: Record<string, number>
   }
 }
 
-function sqliteCounts(file: string): Record<string, number> {
+/** A read-only connection to a SQLite store, its event log's file attached as the service does. */
+function readSqlite(file: string): BetterSqlite3.Database {
   const db = new BetterSqlite3(file, { readonly: true });
+  db.prepare('attach database ? as log').run(eventLogFile(file));
+  return db;
+}
+
+function sqliteCounts(file: string): Record<string, number> {
+  const db = readSqlite(file);
   try {
-    const tables = db.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).pluck().all() as string[];
+    const tables = db.prepare(`select name from main.sqlite_master where type = 'table' and name not like 'sqlite_%'
+      union all select name from log.sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).pluck().all() as string[];
     return Object.fromEntries(tables.map((t) => [t, Number(db.prepare(`select count(*) from "${t}"`).pluck().get())]));
   } finally {
     db.close();
@@ -248,7 +256,7 @@ describe('copy-store', () => {
 
     const after = await pgSnapshot(to.url);
     for (const [table, n] of Object.entries(sourceCounts)) if (table !== 'meta') assert.equal(after.counts[table], n, table);
-    const srcMeta = new BetterSqlite3(file, { readonly: true });
+    const srcMeta = readSqlite(file);
     const sourceMeta = Object.fromEntries((srcMeta.prepare('select key, value from meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
     const maxSeq = Number(srcMeta.prepare('select max(seq) from status_events').pluck().get());
     srcMeta.close();
@@ -373,6 +381,16 @@ describe('copy-store', () => {
       assert.equal(run.code, 1);
       assert.match(run.stderr, /error: --from must name a SQLite store .*not a PostgreSQL URL/);
 
+      // A store's file moved without its event log's file.
+      const current = join(dir, 'current.db');
+      await (await openStore(`sqlite:${current}`)).close();
+      const alone = join(dir, 'alone.db');
+      copyFileSync(current, alone);
+      run = await copyStoreCli(['--from', `sqlite:${alone}`, '--to', to.url]);
+      assert.equal(run.code, 1);
+      assert.ok(run.stderr.includes(`error: The source store's event log ${alone}-events does not exist`), run.stderr);
+      assert.match(run.stderr, /A SQLite store is two files, .* copy or move them together/);
+
       assert.deepEqual(await pgSnapshot(to.url), { counts: {}, meta: {} });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -395,7 +413,7 @@ describe('copy-store', () => {
     assert.equal(run.code, 1, run.stdout);
     assert.match(run.stderr, /error: Row counts differ between the source and the target: nothing was committed/);
     const n = sourceCounts.status_events;
-    const src = new BetterSqlite3(file, { readonly: true });
+    const src = readSqlite(file);
     const kept = Number(src.prepare('select count(*) from status_events where seq % 2 = 0').pluck().get());
     src.close();
     assert.match(run.stderr, new RegExp(`^ {2}status_events: source ${n}, read ${n}, target ${kept}$`, 'm'));
