@@ -17,7 +17,8 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { COMPRESS_THRESHOLD } from '../../src/api/routes/usage.ts';
-import { pricingAnalyticsJson, pricingAnalyticsObject, type PricingAnalyticsColumns, type PricingKind, type UsageGranularity } from '../../src/meter/message-usage-service.ts';
+import { pricingAnalyticsJson, pricingAnalyticsObject } from '../../src/api/pricing-analytics-json.ts';
+import type { PricingAnalyticsColumns, PricingKind, UsageGranularity } from '../../src/meter/message-usage-service.ts';
 import { at, DIALECTS, seedTenant, type StatusSpec, type TestApp } from '../helpers.ts';
 import { startUsageFixture } from './support.ts';
 
@@ -173,7 +174,7 @@ for (const dialect of DIALECTS) {
           const res = await get(query);
           assert.equal(res.statusCode, 200, res.body);
           assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
-          const objects = await t.services.messageUsage.pricingAnalytics(client, channel, { start: OCT, end: NOV - 1, granularity, countries });
+          const objects = pricingAnalyticsObject(await t.services.messageUsage.pricingAnalyticsColumns(client, channel, { start: OCT, end: NOV - 1, granularity, countries }));
           assert.equal(res.body, JSON.stringify(objects), query);
           assert.equal(Number(res.headers['content-length']), res.rawPayload.length);
           for (const d of objects.pricing_analytics.data[0].data_points) for (const f of ['country', 'tier', 'unpriced_volume']) if (f in d) fields.add(f);

@@ -19,6 +19,7 @@ import { badRequest } from '../../errors.ts';
 import type { MessageUsageQuery, UsageGranularity } from '../../meter/message-usage-service.ts';
 import type { Services } from '../../services.ts';
 import { FORMATS } from '../formats.ts';
+import { pricingAnalyticsJson } from '../pricing-analytics-json.ts';
 import { ChannelParams, ErrorEnvelope } from '../schemas.ts';
 
 const DEFAULT_END = 4102358400; // 2099-12-31, as 360dialog documents for …/info/balance
@@ -132,7 +133,7 @@ export const usageRoutes = (services: Services): FastifyPluginAsync => async (ro
     // The answer's JSON text as bytes, written by the service (a month of half hours is 15 MB:
     // see pricingAnalyticsJson); with its content type set, Fastify sends a buffer as it is. The
     // route's types know only the parsed shape, which these bytes are.
-    const json = await messageUsage.pricingAnalyticsJson(client, channel, q);
+    const json = pricingAnalyticsJson(await messageUsage.pricingAnalyticsColumns(client, channel, q));
     return reply.type('application/json; charset=utf-8').send(json as unknown as Static<typeof MessageUsageResponse>);
   });
 };
